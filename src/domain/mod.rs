@@ -1,0 +1,16 @@
+//! Typed domain values: constructors check, so handlers only ever hold valid values.
+
+mod actor_name;
+mod actor_ref;
+mod build_status;
+mod ids;
+mod origin;
+mod version_number;
+pub mod version_spec;
+
+pub use actor_name::ActorName;
+pub use actor_ref::ActorRef;
+pub use build_status::BuildStatus;
+pub use ids::{is_id, new_id, new_token};
+pub use origin::Origin;
+pub use version_number::VersionNumber;

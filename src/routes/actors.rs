@@ -1,0 +1,291 @@
+use std::collections::HashMap;
+
+use actix_web::http::StatusCode;
+use actix_web::{web, HttpRequest, HttpResponse};
+use serde::{Deserialize, Deserializer};
+use serde_json::{json, Map, Value};
+
+use super::extract::{Caller, JsonBody, Query};
+use super::respond;
+use crate::domain::version_spec::{check_tag, VersionInput, VersionSpec};
+use crate::domain::{new_id, ActorName, ActorRef};
+use crate::error::ApiError;
+use crate::json::timestamp;
+use crate::startup::AppState;
+use crate::storage::actors::{self, ActorFields, ActorRecord};
+use crate::storage::users::User;
+use crate::storage::{is_unique_violation, versions};
+
+#[derive(Deserialize)]
+#[serde(rename_all = "camelCase")]
+pub struct ActorInput {
+    name: Option<String>,
+    #[serde(default, deserialize_with = "present")]
+    title: Option<Option<String>>,
+    #[serde(default, deserialize_with = "present")]
+    description: Option<Option<String>>,
+    is_public: Option<bool>,
+    default_run_options: Option<Map<String, Value>>,
+    versions: Option<Vec<VersionInput>>,
+    tagged_builds: Option<HashMap<String, Option<TagTarget>>>,
+}
+
+#[derive(Deserialize)]
+#[serde(rename_all = "camelCase")]
+struct TagTarget {
+    build_id: String,
+}
+
+/// Tells a field given as `null` (`Some(None)`) from a field left out (`None`).
+fn present<'de, D: Deserializer<'de>, T: Deserialize<'de>>(
+    d: D,
+) -> Result<Option<Option<T>>, D::Error> {
+    Option::<T>::deserialize(d).map(Some)
+}
+
+impl ActorInput {
+    fn fields(&self) -> Result<ActorFields, ApiError> {
+        let name = match &self.name {
+            Some(name) => Some(
+                ActorName::parse(name)
+                    .map_err(ApiError::InvalidInput)?
+                    .to_string(),
+            ),
+            None => None,
+        };
+        if let Some(options) = &self.default_run_options {
+            check_run_options(options)?;
+        }
+        Ok(ActorFields {
+            name,
+            title: self.title.clone(),
+            description: self.description.clone(),
+            is_public: self.is_public,
+            default_run_options: self.default_run_options.clone(),
+        })
+    }
+}
+
+fn check_run_options(options: &Map<String, Value>) -> Result<(), ApiError> {
+    let bad = |field: &str, what: &str| {
+        Err(ApiError::InvalidInput(format!(
+            "Field \"defaultRunOptions.{field}\" must be {what}"
+        )))
+    };
+    if let Some(build) = options.get("build") {
+        if !build.as_str().is_some_and(|b| !b.is_empty()) {
+            return bad("build", "a non-empty string");
+        }
+    }
+    if let Some(timeout) = options.get("timeoutSecs") {
+        if !timeout.as_u64().is_some() {
+            return bad("timeoutSecs", "a non-negative integer");
+        }
+    }
+    if let Some(memory) = options.get("memoryMbytes") {
+        if !memory
+            .as_u64()
+            .is_some_and(|m| (128..=1_048_576).contains(&m))
+        {
+            return bad("memoryMbytes", "an integer of at least 128");
+        }
+    }
+    Ok(())
+}
+
+/// The caller's Actor named by the path, or 404.
+pub async fn load(state: &AppState, user: &User, actor_id: &str) -> Result<ActorRecord, ApiError> {
+    let actor_ref = ActorRef::parse(actor_id).ok_or(ApiError::NotFound("Actor"))?;
+    actors::find(&state.pool, &user.id, &user.username, &actor_ref)
+        .await?
+        .ok_or(ApiError::NotFound("Actor"))
+}
+
+/// The API's Actor object.
+async fn to_json(state: &AppState, actor: &ActorRecord) -> Result<Value, ApiError> {
+    let (versions, tagged, total_builds) = tokio::try_join!(
+        versions::list(&state.pool, &actor.id),
+        actors::tagged_builds(&state.pool, &actor.id),
+        actors::total_builds(&state.pool, &actor.id),
+    )?;
+    Ok(json!({
+        "id": actor.id,
+        "userId": actor.user_id,
+        "name": actor.name,
+        "username": actor.username,
+        "title": actor.title,
+        "description": actor.description,
+        "isPublic": actor.is_public,
+        "createdAt": timestamp(&actor.created_at),
+        "modifiedAt": timestamp(&actor.modified_at),
+        "stats": stats(total_builds),
+        "versions": versions.iter().map(versions::to_json).collect::<Vec<_>>(),
+        "defaultRunOptions": actor.default_run_options.0,
+        "taggedBuilds": tagged,
+    }))
+}
+
+fn stats(total_builds: i64) -> Value {
+    json!({ "totalBuilds": total_builds, "totalRuns": 0, "lastRunStartedAt": null })
+}
+
+/// `POST /v2/actors`
+pub async fn create(
+    state: web::Data<AppState>,
+    Caller(user): Caller,
+    JsonBody(input): JsonBody<ActorInput>,
+) -> Result<HttpResponse, ApiError> {
+    let name = input
+        .name
+        .as_deref()
+        .ok_or_else(|| ApiError::InvalidInput("Field \"name\" is required".into()))?;
+    let fields = input.fields()?;
+    let specs = input
+        .versions
+        .unwrap_or_default()
+        .into_iter()
+        .enumerate()
+        .map(|(i, v)| {
+            VersionSpec::build(v, None)
+                .map_err(|e| ApiError::InvalidInput(format!("versions[{i}]: {e}")))
+        })
+        .collect::<Result<Vec<_>, _>>()?;
+    let id = new_id();
+    let mut tx = state.pool.begin().await?;
+    actors::insert(&mut *tx, &id, &user.id, name, &fields)
+        .await
+        .map_err(|e| {
+            if is_unique_violation(&e, "actors_user_name_unique") {
+                ApiError::ActorNameNotUnique(name.to_owned())
+            } else {
+                e.into()
+            }
+        })?;
+    for spec in &specs {
+        versions::insert(&mut *tx, &id, spec).await.map_err(|e| {
+            if is_unique_violation(&e, "versions_pkey") {
+                ApiError::VersionAlreadyExists(spec.version_number.to_string())
+            } else {
+                e.into()
+            }
+        })?;
+    }
+    tx.commit().await?;
+    let actor = load(&state, &user, &id).await?;
+    Ok(respond::created(
+        &format!("/v2/actors/{id}"),
+        to_json(&state, &actor).await?,
+    ))
+}
+
+/// `GET /v2/actors`
+pub async fn list(
+    state: web::Data<AppState>,
+    Caller(user): Caller,
+    req: HttpRequest,
+) -> Result<HttpResponse, ApiError> {
+    let query = Query::parse(&req)?;
+    query.bool("my")?;
+    match query.get("sortBy") {
+        None | Some("") | Some("createdAt") | Some("stats.lastRunStartedAt") => {}
+        Some(other) => {
+            return Err(ApiError::InvalidParameter(format!(
+                "Parameter \"sortBy\" must be createdAt or stats.lastRunStartedAt, not {other:?}"
+            )))
+        }
+    }
+    let page = query.page()?;
+    let (total, rows) =
+        actors::list(&state.pool, &user.id, page.offset, page.limit, page.desc).await?;
+    let items = rows
+        .into_iter()
+        .map(|row| {
+            let a = row.actor;
+            json!({
+                "id": a.id,
+                "createdAt": timestamp(&a.created_at),
+                "modifiedAt": timestamp(&a.modified_at),
+                "name": a.name,
+                "username": a.username,
+                "title": a.title,
+                "stats": stats(row.total_builds),
+            })
+        })
+        .collect();
+    Ok(respond::ok(page.answer(total, items)))
+}
+
+/// `GET /v2/actors/{actorId}`
+pub async fn get(
+    state: web::Data<AppState>,
+    Caller(user): Caller,
+    path: web::Path<String>,
+) -> Result<HttpResponse, ApiError> {
+    let actor = load(&state, &user, &path).await?;
+    Ok(respond::ok(to_json(&state, &actor).await?))
+}
+
+/// `PUT /v2/actors/{actorId}`: changes only the given fields; `taggedBuilds` moves or removes tags.
+pub async fn update(
+    state: web::Data<AppState>,
+    Caller(user): Caller,
+    path: web::Path<String>,
+    JsonBody(input): JsonBody<ActorInput>,
+) -> Result<HttpResponse, ApiError> {
+    let actor = load(&state, &user, &path).await?;
+    let fields = input.fields()?;
+    let mut tx = state.pool.begin().await?;
+    actors::update(&mut *tx, &actor.id, &fields)
+        .await
+        .map_err(|e| {
+            if is_unique_violation(&e, "actors_user_name_unique") {
+                ApiError::ActorNameNotUnique(fields.name.clone().unwrap_or_default())
+            } else {
+                e.into()
+            }
+        })?;
+    for (i, version) in input.versions.unwrap_or_default().into_iter().enumerate() {
+        let existing = match &version.version_number {
+            Some(number) => versions::get(&mut *tx, &actor.id, number).await?,
+            None => None,
+        };
+        let is_new = existing.is_none();
+        let spec = VersionSpec::build(version, existing)
+            .map_err(|e| ApiError::InvalidInput(format!("versions[{i}]: {e}")))?;
+        if is_new {
+            versions::insert(&mut *tx, &actor.id, &spec).await?;
+        } else {
+            versions::update(&mut *tx, &actor.id, &spec).await?;
+        }
+    }
+    for (tag, target) in input.tagged_builds.unwrap_or_default() {
+        check_tag(&tag).map_err(|e| ApiError::InvalidInput(format!("taggedBuilds: {e}")))?;
+        match target {
+            None => actors::remove_tag(&mut *tx, &actor.id, &tag).await?,
+            Some(TagTarget { build_id }) => {
+                if !actors::set_tag(&mut *tx, &actor.id, &tag, &build_id).await? {
+                    return Err(ApiError::InvalidInput(format!(
+                        "taggedBuilds.{tag}.buildId: build {build_id:?} is not a build of this Actor"
+                    )));
+                }
+            }
+        }
+    }
+    tx.commit().await?;
+    let actor = load(&state, &user, &actor.id).await?;
+    Ok(respond::data(
+        StatusCode::OK,
+        to_json(&state, &actor).await?,
+    ))
+}
+
+/// `DELETE /v2/actors/{actorId}`: its versions, builds and tags go with it.
+pub async fn delete(
+    state: web::Data<AppState>,
+    Caller(user): Caller,
+    path: web::Path<String>,
+) -> Result<HttpResponse, ApiError> {
+    let actor = load(&state, &user, &path).await?;
+    actors::delete(&state.pool, &actor.id).await?;
+    Ok(respond::no_content())
+}

@@ -1,0 +1,238 @@
+use std::time::Duration;
+
+use actix_web::http::header;
+use actix_web::{web, HttpRequest, HttpResponse};
+use serde_json::json;
+
+use super::actors::load;
+use super::extract::{Caller, MaybeCaller, Query};
+use super::respond;
+use crate::domain::version_spec::check_tag;
+use crate::domain::{Origin, VersionNumber};
+use crate::error::ApiError;
+use crate::startup::AppState;
+use crate::storage::builds::{self, BuildRecord, BuildScope, Deletion, NewBuild};
+use crate::storage::versions;
+
+/// Default memory of a build, in megabytes.
+const BUILD_MEMORY_MBYTES: u64 = 4096;
+
+/// `POST /v2/actors/{actorId}/builds`
+pub async fn create(
+    state: web::Data<AppState>,
+    Caller(user): Caller,
+    path: web::Path<String>,
+    req: HttpRequest,
+) -> Result<HttpResponse, ApiError> {
+    let query = Query::parse(&req)?;
+    let version_number = match query.get("version") {
+        None | Some("") => {
+            return Err(ApiError::InvalidParameter(
+                "Parameter \"version\" is required".into(),
+            ))
+        }
+        Some(v) => VersionNumber::parse(v).map_err(ApiError::InvalidParameter)?,
+    };
+    let use_cache = query.bool("useCache")?.unwrap_or(false);
+    let beta_packages = query.bool("betaPackages")?.unwrap_or(false);
+    let tag = query
+        .get("tag")
+        .filter(|t| !t.is_empty())
+        .map(str::to_owned);
+    if let Some(tag) = &tag {
+        check_tag(tag).map_err(ApiError::InvalidParameter)?;
+    }
+    let wait = query.wait_for_finish()?;
+
+    let actor = load(&state, &user, &path).await?;
+    let version = versions::get(&state.pool, &actor.id, version_number.as_str())
+        .await?
+        .ok_or(ApiError::NotFound("Actor version"))?;
+    let connection = req.connection_info();
+    let client_ip = connection.realip_remote_addr().map(|addr| {
+        addr.parse::<std::net::SocketAddr>()
+            .map(|a| a.ip().to_string())
+            .unwrap_or(addr.to_owned())
+    });
+    let header = |name: &str| req.headers().get(name).and_then(|v| v.to_str().ok());
+    let build = builds::create(
+        &state.pool,
+        NewBuild {
+            act_id: actor.id.clone(),
+            user_id: user.id.clone(),
+            version_number: version_number.to_string(),
+            tag: tag.unwrap_or_else(|| version.build_tag.clone()),
+            meta: json!({
+                "origin": Origin::from_header(header("x-apify-request-origin")),
+                "clientIp": client_ip,
+                "userAgent": header(header::USER_AGENT.as_str()),
+            }),
+            options: json!({
+                "useCache": use_cache,
+                "betaPackages": beta_packages,
+                "memoryMbytes": BUILD_MEMORY_MBYTES,
+                "diskMbytes": 2 * BUILD_MEMORY_MBYTES,
+            }),
+            act_version: versions::snapshot(&version),
+        },
+    )
+    .await?;
+    let build = wait_for_finish(&state, build, Some(&user.id), wait).await?;
+    Ok(respond::created(
+        &format!("/v2/actor-builds/{}", build.id),
+        build.to_json(true),
+    ))
+}
+
+/// Holds the request until the build is terminal or `wait` is up, woken by the build events
+/// rather than by polling; then answers the build as it is.
+pub async fn wait_for_finish(
+    state: &AppState,
+    build: BuildRecord,
+    user_id: Option<&str>,
+    wait: Duration,
+) -> Result<BuildRecord, ApiError> {
+    if wait.is_zero() || build.status.is_terminal() {
+        return Ok(build);
+    }
+    let deadline = tokio::time::Instant::now() + wait;
+    let mut events = state.events.subscribe();
+    let reload = || async {
+        let found = match user_id {
+            Some(user_id) => builds::get_for_user(&state.pool, &build.id, user_id).await?,
+            None => builds::get(&state.pool, &build.id).await?,
+        };
+        found.ok_or(ApiError::NotFound("Build"))
+    };
+    // Re-read once after subscribing, so a move made just before is not missed.
+    let mut current = reload().await?;
+    while !current.status.is_terminal() {
+        tokio::select! {
+            event = events.next() => match event {
+                Some(event) if event.concerns(&current.id) => current = reload().await?,
+                Some(_) => {}
+                None => break,
+            },
+            _ = tokio::time::sleep_until(deadline) => break,
+        }
+    }
+    Ok(current)
+}
+
+/// `GET /v2/actor-builds/{buildId}`; readable without a token (usage in USD is then hidden).
+pub async fn get(
+    state: web::Data<AppState>,
+    MaybeCaller(user): MaybeCaller,
+    path: web::Path<String>,
+    req: HttpRequest,
+) -> Result<HttpResponse, ApiError> {
+    let wait = Query::parse(&req)?.wait_for_finish()?;
+    let user_id = user.as_ref().map(|u| u.id.as_str());
+    let build = match user_id {
+        Some(user_id) => builds::get_for_user(&state.pool, &path, user_id).await?,
+        None => builds::get(&state.pool, &path).await?,
+    }
+    .ok_or(ApiError::NotFound("Build"))?;
+    let build = wait_for_finish(&state, build, user_id, wait).await?;
+    Ok(respond::ok(build.to_json(user.is_some())))
+}
+
+/// The caller's build of the Actor in the path, or 404.
+async fn load_of_actor(
+    state: &AppState,
+    user: &crate::storage::users::User,
+    actor_id: &str,
+    build_id: &str,
+) -> Result<BuildRecord, ApiError> {
+    let actor = load(state, user, actor_id).await?;
+    builds::get_for_user(&state.pool, build_id, &user.id)
+        .await?
+        .filter(|b| b.act_id == actor.id)
+        .ok_or(ApiError::NotFound("Build"))
+}
+
+/// `GET /v2/actors/{actorId}/builds/{buildId}` (deprecated alias)
+pub async fn get_of_actor(
+    state: web::Data<AppState>,
+    Caller(user): Caller,
+    path: web::Path<(String, String)>,
+    req: HttpRequest,
+) -> Result<HttpResponse, ApiError> {
+    let wait = Query::parse(&req)?.wait_for_finish()?;
+    let (actor_id, build_id) = path.into_inner();
+    let build = load_of_actor(&state, &user, &actor_id, &build_id).await?;
+    let build = wait_for_finish(&state, build, Some(&user.id), wait).await?;
+    Ok(respond::ok(build.to_json(true)))
+}
+
+/// `GET /v2/actor-builds`: all the caller's builds.
+pub async fn list_for_user(
+    state: web::Data<AppState>,
+    Caller(user): Caller,
+    req: HttpRequest,
+) -> Result<HttpResponse, ApiError> {
+    list(&state, BuildScope::User(&user.id), &req).await
+}
+
+/// `GET /v2/actors/{actorId}/builds`
+pub async fn list_for_actor(
+    state: web::Data<AppState>,
+    Caller(user): Caller,
+    path: web::Path<String>,
+    req: HttpRequest,
+) -> Result<HttpResponse, ApiError> {
+    let actor = load(&state, &user, &path).await?;
+    list(&state, BuildScope::Actor(&actor.id), &req).await
+}
+
+async fn list(
+    state: &AppState,
+    scope: BuildScope<'_>,
+    req: &HttpRequest,
+) -> Result<HttpResponse, ApiError> {
+    let page = Query::parse(req)?.page()?;
+    let (total, items) =
+        builds::list(&state.pool, scope, page.offset, page.limit, page.desc).await?;
+    let items = items.iter().map(BuildRecord::to_short_json).collect();
+    Ok(respond::ok(page.answer(total, items)))
+}
+
+/// `POST /v2/actor-builds/{buildId}/abort`. Reads no body, whatever its content type.
+pub async fn abort(
+    state: web::Data<AppState>,
+    Caller(user): Caller,
+    path: web::Path<String>,
+) -> Result<HttpResponse, ApiError> {
+    let build = builds::abort(&state.pool, &path, &user.id)
+        .await?
+        .ok_or(ApiError::NotFound("Build"))?;
+    Ok(respond::ok(build.to_json(true)))
+}
+
+/// `POST /v2/actors/{actorId}/builds/{buildId}/abort` (deprecated alias)
+pub async fn abort_of_actor(
+    state: web::Data<AppState>,
+    Caller(user): Caller,
+    path: web::Path<(String, String)>,
+) -> Result<HttpResponse, ApiError> {
+    let (actor_id, build_id) = path.into_inner();
+    load_of_actor(&state, &user, &actor_id, &build_id).await?;
+    let build = builds::abort(&state.pool, &build_id, &user.id)
+        .await?
+        .ok_or(ApiError::NotFound("Build"))?;
+    Ok(respond::ok(build.to_json(true)))
+}
+
+/// `DELETE /v2/actor-builds/{buildId}`: only finished builds that no tag points at.
+pub async fn delete(
+    state: web::Data<AppState>,
+    Caller(user): Caller,
+    path: web::Path<String>,
+) -> Result<HttpResponse, ApiError> {
+    match builds::delete(&state.pool, &path, &user.id).await? {
+        Deletion::Deleted => Ok(respond::no_content()),
+        Deletion::NotFound => Err(ApiError::NotFound("Build")),
+        Deletion::Unfinished => Err(ApiError::DeletingUnfinishedBuild),
+        Deletion::Tagged(tag) => Err(ApiError::DeletingDefaultBuild(tag)),
+    }
+}

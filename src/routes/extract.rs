@@ -1,0 +1,281 @@
+//! Request parsing shared by every handler: the caller's token, query parameters and JSON bodies.
+
+use std::collections::HashMap;
+use std::future::Future;
+use std::io::Read;
+use std::pin::Pin;
+
+use actix_web::dev::Payload;
+use actix_web::http::header;
+use actix_web::{web, FromRequest, HttpRequest};
+use futures_util::StreamExt;
+use serde::de::DeserializeOwned;
+
+use crate::error::ApiError;
+use crate::startup::AppState;
+use crate::storage::users::{self, User};
+
+/// Largest accepted request body, before and after decompression.
+pub const BODY_LIMIT: usize = 9_437_184;
+
+fn state(req: &HttpRequest) -> Result<web::Data<AppState>, ApiError> {
+    req.app_data::<web::Data<AppState>>()
+        .cloned()
+        .ok_or_else(|| ApiError::internal(anyhow::anyhow!("application state is missing")))
+}
+
+/// The token of a request: `Authorization: Bearer <token>` or `?token=<token>`.
+fn token_of(req: &HttpRequest) -> Option<String> {
+    if let Some(value) = req
+        .headers()
+        .get(header::AUTHORIZATION)
+        .and_then(|v| v.to_str().ok())
+    {
+        let value = value.trim();
+        let token = value
+            .strip_prefix("Bearer ")
+            .or_else(|| value.strip_prefix("bearer "))
+            .unwrap_or(value)
+            .trim();
+        if !token.is_empty() {
+            return Some(token.to_owned());
+        }
+    }
+    Query::parse(req)
+        .ok()?
+        .get("token")
+        .filter(|t| !t.is_empty())
+        .map(str::to_owned)
+}
+
+async fn authenticate(req: HttpRequest) -> Result<Option<User>, ApiError> {
+    let Some(token) = token_of(&req) else {
+        return Ok(None);
+    };
+    let state = state(&req)?;
+    match users::user_by_token(&state.pool, &token).await? {
+        Some(user) => Ok(Some(user)),
+        None => Err(ApiError::InvalidToken),
+    }
+}
+
+/// The authenticated user. Missing token: 401 `token-not-provided`; unknown: 401 `user-or-token-not-found`.
+pub struct Caller(pub User);
+
+impl FromRequest for Caller {
+    type Error = ApiError;
+    type Future = Pin<Box<dyn Future<Output = Result<Self, ApiError>>>>;
+
+    fn from_request(req: &HttpRequest, _: &mut Payload) -> Self::Future {
+        let req = req.clone();
+        Box::pin(async move {
+            match authenticate(req).await? {
+                Some(user) => Ok(Caller(user)),
+                None => Err(ApiError::TokenNotProvided),
+            }
+        })
+    }
+}
+
+/// The user when a token is given; a token that is present but invalid is still a 401.
+pub struct MaybeCaller(pub Option<User>);
+
+impl FromRequest for MaybeCaller {
+    type Error = ApiError;
+    type Future = Pin<Box<dyn Future<Output = Result<Self, ApiError>>>>;
+
+    fn from_request(req: &HttpRequest, _: &mut Payload) -> Self::Future {
+        let req = req.clone();
+        Box::pin(async move { authenticate(req).await.map(MaybeCaller) })
+    }
+}
+
+/// Query parameters, parsed with the API's rules; a malformed value is 400 `invalid-parameter`.
+pub struct Query(HashMap<String, String>);
+
+impl Query {
+    pub fn parse(req: &HttpRequest) -> Result<Self, ApiError> {
+        Ok(Query(
+            form_urlencoded::parse(req.query_string().as_bytes())
+                .map(|(k, v)| (k.into_owned(), v.into_owned()))
+                .collect(),
+        ))
+    }
+
+    pub fn get(&self, key: &str) -> Option<&str> {
+        self.0.get(key).map(String::as_str)
+    }
+
+    /// `true`/`1`/`false`/`0`, case-insensitive.
+    pub fn bool(&self, key: &str) -> Result<Option<bool>, ApiError> {
+        match self.get(key) {
+            None | Some("") => Ok(None),
+            Some(v) if v.eq_ignore_ascii_case("true") || v == "1" => Ok(Some(true)),
+            Some(v) if v.eq_ignore_ascii_case("false") || v == "0" => Ok(Some(false)),
+            Some(v) => Err(ApiError::InvalidParameter(format!(
+                "Parameter {key:?} must be true, false, 1 or 0, not {v:?}"
+            ))),
+        }
+    }
+
+    pub fn non_negative(&self, key: &str) -> Result<Option<i64>, ApiError> {
+        match self.get(key) {
+            None | Some("") => Ok(None),
+            Some(v) => v
+                .parse::<i64>()
+                .ok()
+                .filter(|n| *n >= 0)
+                .map(Some)
+                .ok_or_else(|| {
+                    ApiError::InvalidParameter(format!(
+                        "Parameter {key:?} must be a non-negative integer, not {v:?}"
+                    ))
+                }),
+        }
+    }
+
+    /// `waitForFinish` in seconds, fractional allowed, clamped to [0, 60].
+    pub fn wait_for_finish(&self) -> Result<std::time::Duration, ApiError> {
+        let secs = match self.get("waitForFinish") {
+            None | Some("") => 0.0,
+            Some(v) => v
+                .parse::<f64>()
+                .ok()
+                .filter(|s| !s.is_nan())
+                .ok_or_else(|| {
+                    ApiError::InvalidParameter(format!(
+                        "Parameter \"waitForFinish\" must be a number of seconds, not {v:?}"
+                    ))
+                })?,
+        };
+        Ok(std::time::Duration::from_secs_f64(secs.clamp(0.0, 60.0)))
+    }
+
+    pub fn page(&self) -> Result<Page, ApiError> {
+        let limit = match self.non_negative("limit")? {
+            None | Some(0) => Page::MAX_LIMIT,
+            Some(n) => n.min(Page::MAX_LIMIT),
+        };
+        Ok(Page {
+            offset: self.non_negative("offset")?.unwrap_or(0),
+            limit,
+            desc: self.bool("desc")?.unwrap_or(false),
+        })
+    }
+}
+
+#[derive(Debug, Clone, Copy)]
+pub struct Page {
+    pub offset: i64,
+    pub limit: i64,
+    pub desc: bool,
+}
+
+impl Page {
+    pub const MAX_LIMIT: i64 = 1000;
+
+    pub fn answer(&self, total: i64, items: Vec<serde_json::Value>) -> serde_json::Value {
+        serde_json::json!({
+            "total": total,
+            "offset": self.offset,
+            "limit": self.limit,
+            "count": items.len(),
+            "desc": self.desc,
+            "items": items,
+        })
+    }
+}
+
+/// A JSON request body, possibly gzip or brotli compressed, at most `BODY_LIMIT` bytes either way.
+/// Errors name the field that did not fit.
+pub struct JsonBody<T>(pub T);
+
+impl<T: DeserializeOwned + 'static> FromRequest for JsonBody<T> {
+    type Error = ApiError;
+    type Future = Pin<Box<dyn Future<Output = Result<Self, ApiError>>>>;
+
+    fn from_request(req: &HttpRequest, payload: &mut Payload) -> Self::Future {
+        let encoding = req
+            .headers()
+            .get(header::CONTENT_ENCODING)
+            .map(|v| v.to_str().unwrap_or("?").trim().to_ascii_lowercase());
+        let declared_len = req
+            .headers()
+            .get(header::CONTENT_LENGTH)
+            .and_then(|v| v.to_str().ok())
+            .and_then(|v| v.parse::<usize>().ok());
+        let mut payload = payload.take();
+        Box::pin(async move {
+            let encoding = Encoding::parse(encoding.as_deref())?;
+            if declared_len.is_some_and(|n| n > BODY_LIMIT) {
+                return Err(ApiError::RequestTooLarge(BODY_LIMIT));
+            }
+            let mut raw = web::BytesMut::new();
+            while let Some(chunk) = payload.next().await {
+                let chunk = chunk
+                    .map_err(|e| ApiError::InvalidInput(format!("Could not read the body: {e}")))?;
+                if raw.len() + chunk.len() > BODY_LIMIT {
+                    return Err(ApiError::RequestTooLarge(BODY_LIMIT));
+                }
+                raw.extend_from_slice(&chunk);
+            }
+            let body = encoding.decode(&raw)?;
+            parse_json(&body).map(JsonBody)
+        })
+    }
+}
+
+pub fn parse_json<T: DeserializeOwned>(body: &[u8]) -> Result<T, ApiError> {
+    if body.iter().all(u8::is_ascii_whitespace) {
+        return Err(ApiError::InvalidInput(
+            "The request body must be a JSON object; it is empty".into(),
+        ));
+    }
+    let mut de = serde_json::Deserializer::from_slice(body);
+    serde_path_to_error::deserialize(&mut de).map_err(|e| {
+        let path = e.path().to_string();
+        let inner = e.into_inner();
+        if path == "." {
+            ApiError::InvalidInput(format!("The request body is not valid JSON: {inner}"))
+        } else {
+            ApiError::InvalidInput(format!("Field {path:?} is invalid: {inner}"))
+        }
+    })
+}
+
+enum Encoding {
+    Identity,
+    Gzip,
+    Brotli,
+}
+
+impl Encoding {
+    fn parse(value: Option<&str>) -> Result<Self, ApiError> {
+        match value {
+            None | Some("") | Some("identity") => Ok(Encoding::Identity),
+            Some("gzip") | Some("x-gzip") => Ok(Encoding::Gzip),
+            Some("br") => Ok(Encoding::Brotli),
+            Some(other) => Err(ApiError::UnsupportedContentEncoding(other.to_owned())),
+        }
+    }
+
+    fn decode(&self, raw: &[u8]) -> Result<Vec<u8>, ApiError> {
+        let reader: Box<dyn Read + '_> = match self {
+            Encoding::Identity => return Ok(raw.to_vec()),
+            Encoding::Gzip => Box::new(flate2::read::MultiGzDecoder::new(raw)),
+            Encoding::Brotli => Box::new(brotli::Decompressor::new(raw, 4096)),
+        };
+        let mut out = Vec::new();
+        // One byte past the limit tells a body that is too large from one that fits exactly.
+        reader
+            .take(BODY_LIMIT as u64 + 1)
+            .read_to_end(&mut out)
+            .map_err(|e| {
+                ApiError::InvalidInput(format!("The compressed body could not be decoded: {e}"))
+            })?;
+        if out.len() > BODY_LIMIT {
+            return Err(ApiError::RequestTooLarge(BODY_LIMIT));
+        }
+        Ok(out)
+    }
+}

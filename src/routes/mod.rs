@@ -1,0 +1,72 @@
+//! HTTP routes: handlers parse the request, call storage, and answer.
+
+mod actors;
+mod builds;
+pub mod extract;
+pub mod respond;
+mod service;
+mod telemetry;
+mod users;
+mod versions;
+
+use actix_web::{web, HttpResponse};
+
+use crate::error::ApiError;
+
+pub use telemetry::RequestSpan;
+
+/// A resource whose unknown methods answer 405 `method-not-allowed`.
+fn resource(path: &str) -> actix_web::Resource {
+    web::resource(path).default_service(web::to(|| async {
+        Err::<HttpResponse, _>(ApiError::MethodNotAllowed)
+    }))
+}
+
+/// Routes of an Actor, mounted under both `/v2/actors` and the legacy `/v2/acts`.
+fn actor_routes(cfg: &mut web::ServiceConfig) {
+    cfg.service(resource("").get(actors::list).post(actors::create))
+        .service(
+            resource("/{actorId}")
+                .get(actors::get)
+                .put(actors::update)
+                .delete(actors::delete),
+        )
+        .service(
+            resource("/{actorId}/versions")
+                .get(versions::list)
+                .post(versions::create),
+        )
+        .service(
+            resource("/{actorId}/versions/{versionNumber}")
+                .get(versions::get)
+                .put(versions::update)
+                .post(versions::update)
+                .delete(versions::delete),
+        )
+        .service(
+            resource("/{actorId}/builds")
+                .get(builds::list_for_actor)
+                .post(builds::create),
+        )
+        .service(resource("/{actorId}/builds/{buildId}").get(builds::get_of_actor))
+        .service(resource("/{actorId}/builds/{buildId}/abort").post(builds::abort_of_actor));
+}
+
+pub fn configure(cfg: &mut web::ServiceConfig) {
+    cfg.service(resource("/health").get(service::health))
+        .service(resource("/ready").get(service::ready))
+        .service(resource("/v2/users/me").get(users::me))
+        .service(web::scope("/v2/actors").configure(actor_routes))
+        .service(web::scope("/v2/acts").configure(actor_routes))
+        .service(resource("/v2/actor-builds").get(builds::list_for_user))
+        .service(
+            resource("/v2/actor-builds/{buildId}")
+                .get(builds::get)
+                .delete(builds::delete),
+        )
+        .service(resource("/v2/actor-builds/{buildId}/abort").post(builds::abort));
+}
+
+pub async fn page_not_found() -> Result<HttpResponse, ApiError> {
+    Err(ApiError::PageNotFound)
+}

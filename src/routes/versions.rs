@@ -1,0 +1,101 @@
+use actix_web::{web, HttpResponse};
+use serde_json::json;
+
+use super::actors::load;
+use super::extract::{Caller, JsonBody};
+use super::respond;
+use crate::domain::version_spec::{VersionInput, VersionSpec};
+use crate::error::ApiError;
+use crate::startup::AppState;
+use crate::storage::{actors, is_unique_violation, versions};
+
+/// `GET /v2/actors/{actorId}/versions` (not paginated)
+pub async fn list(
+    state: web::Data<AppState>,
+    Caller(user): Caller,
+    path: web::Path<String>,
+) -> Result<HttpResponse, ApiError> {
+    let actor = load(&state, &user, &path).await?;
+    let items: Vec<_> = versions::list(&state.pool, &actor.id)
+        .await?
+        .iter()
+        .map(versions::to_json)
+        .collect();
+    Ok(respond::ok(json!({ "total": items.len(), "items": items })))
+}
+
+/// `POST /v2/actors/{actorId}/versions`
+pub async fn create(
+    state: web::Data<AppState>,
+    Caller(user): Caller,
+    path: web::Path<String>,
+    JsonBody(input): JsonBody<VersionInput>,
+) -> Result<HttpResponse, ApiError> {
+    let actor = load(&state, &user, &path).await?;
+    let spec = VersionSpec::build(input, None).map_err(ApiError::InvalidInput)?;
+    let mut tx = state.pool.begin().await?;
+    versions::insert(&mut *tx, &actor.id, &spec)
+        .await
+        .map_err(|e| {
+            if is_unique_violation(&e, "versions_pkey") {
+                ApiError::VersionAlreadyExists(spec.version_number.to_string())
+            } else {
+                e.into()
+            }
+        })?;
+    actors::touch(&mut *tx, &actor.id).await?;
+    tx.commit().await?;
+    let location = format!("/v2/actors/{}/versions/{}", actor.id, spec.version_number);
+    Ok(respond::created(&location, versions::to_json(&spec)))
+}
+
+/// `GET /v2/actors/{actorId}/versions/{versionNumber}`
+pub async fn get(
+    state: web::Data<AppState>,
+    Caller(user): Caller,
+    path: web::Path<(String, String)>,
+) -> Result<HttpResponse, ApiError> {
+    let (actor_id, number) = path.into_inner();
+    let actor = load(&state, &user, &actor_id).await?;
+    let spec = versions::get(&state.pool, &actor.id, &number)
+        .await?
+        .ok_or(ApiError::NotFound("Actor version"))?;
+    Ok(respond::ok(versions::to_json(&spec)))
+}
+
+/// `PUT` (and `POST`) `/v2/actors/{actorId}/versions/{versionNumber}`: changes only the given fields.
+pub async fn update(
+    state: web::Data<AppState>,
+    Caller(user): Caller,
+    path: web::Path<(String, String)>,
+    JsonBody(input): JsonBody<VersionInput>,
+) -> Result<HttpResponse, ApiError> {
+    let (actor_id, number) = path.into_inner();
+    let actor = load(&state, &user, &actor_id).await?;
+    let mut tx = state.pool.begin().await?;
+    let existing = versions::get(&mut *tx, &actor.id, &number)
+        .await?
+        .ok_or(ApiError::NotFound("Actor version"))?;
+    let spec = VersionSpec::build(input, Some(existing)).map_err(ApiError::InvalidInput)?;
+    if !versions::update(&mut *tx, &actor.id, &spec).await? {
+        return Err(ApiError::NotFound("Actor version"));
+    }
+    actors::touch(&mut *tx, &actor.id).await?;
+    tx.commit().await?;
+    Ok(respond::ok(versions::to_json(&spec)))
+}
+
+/// `DELETE /v2/actors/{actorId}/versions/{versionNumber}`
+pub async fn delete(
+    state: web::Data<AppState>,
+    Caller(user): Caller,
+    path: web::Path<(String, String)>,
+) -> Result<HttpResponse, ApiError> {
+    let (actor_id, number) = path.into_inner();
+    let actor = load(&state, &user, &actor_id).await?;
+    if !versions::delete(&state.pool, &actor.id, &number).await? {
+        return Err(ApiError::NotFound("Actor version"));
+    }
+    actors::touch(&state.pool, &actor.id).await?;
+    Ok(respond::no_content())
+}

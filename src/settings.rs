@@ -1,0 +1,241 @@
+//! Typed settings: defaults in code, overrides from the environment (and `.env`), checked at start.
+
+use std::fmt;
+use std::net::SocketAddr;
+use std::path::PathBuf;
+use std::str::FromStr;
+use std::time::Duration;
+
+#[derive(Debug, thiserror::Error)]
+#[error("configuration: {key}: {problem}")]
+pub struct SettingsError {
+    pub key: &'static str,
+    pub problem: String,
+}
+
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum LogFormat {
+    Pretty,
+    Json,
+}
+
+#[derive(Clone)]
+pub struct DatabaseUrl(pub String);
+
+impl DatabaseUrl {
+    /// The URL with any password replaced, for logs and `Debug`.
+    pub fn redacted(&self) -> String {
+        match (self.0.find("://"), self.0.rfind('@')) {
+            (Some(scheme_end), Some(at)) if at > scheme_end => {
+                let userinfo = &self.0[scheme_end + 3..at];
+                match userinfo.split_once(':') {
+                    Some((user, _)) => {
+                        format!("{}{}:***{}", &self.0[..scheme_end + 3], user, &self.0[at..])
+                    }
+                    None => self.0.clone(),
+                }
+            }
+            _ => self.0.clone(),
+        }
+    }
+}
+
+impl fmt::Debug for DatabaseUrl {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.write_str(&self.redacted())
+    }
+}
+
+#[derive(Clone, Debug)]
+pub struct Settings {
+    pub database_url: DatabaseUrl,
+    pub bind_addr: SocketAddr,
+    pub database_pool_size: u32,
+    pub database_acquire_timeout: Duration,
+    pub log_format: LogFormat,
+    pub worker: WorkerSettings,
+    pub compute_unit_price_usd: f64,
+}
+
+#[derive(Clone, Debug)]
+pub struct WorkerSettings {
+    /// Build slots of this process; 0 runs the API only.
+    pub concurrency: usize,
+    pub poll_interval: Duration,
+    pub heartbeat: Duration,
+    pub abort_grace: Duration,
+    pub build_timeout: Duration,
+    /// Run by `sh -c` in the build's work directory; `None` means the default `docker build`.
+    pub build_command: Option<String>,
+    pub log_max_bytes: usize,
+    pub work_dir: PathBuf,
+    pub tarball_max_bytes: u64,
+    /// How long running builds may go on after SIGTERM/SIGINT before they are aborted.
+    pub shutdown_grace: Duration,
+    pub compute_unit_price_usd: f64,
+}
+
+impl WorkerSettings {
+    /// A lease lasts three heartbeats.
+    pub fn lease(&self) -> Duration {
+        self.heartbeat * 3
+    }
+}
+
+impl Settings {
+    /// Settings from the process environment (after `.env` was loaded by the caller).
+    pub fn from_env() -> Result<Self, SettingsError> {
+        Self::from_lookup(|key| std::env::var(key).ok())
+    }
+
+    pub fn from_lookup(get: impl Fn(&str) -> Option<String>) -> Result<Self, SettingsError> {
+        let read = Reader { get: &get };
+        let compute_unit_price_usd: f64 = read.parse("COMPUTE_UNIT_PRICE_USD", 0.25)?;
+        if !(compute_unit_price_usd.is_finite() && compute_unit_price_usd >= 0.0) {
+            return Err(SettingsError {
+                key: "COMPUTE_UNIT_PRICE_USD",
+                problem: "must be a number of at least 0".into(),
+            });
+        }
+        let database_url = read
+            .string("DATABASE_URL")
+            .unwrap_or_else(|| "postgres://postgres@127.0.0.1:5432/actor_builds".into());
+        if !(database_url.starts_with("postgres://") || database_url.starts_with("postgresql://")) {
+            return Err(SettingsError {
+                key: "DATABASE_URL",
+                problem: "must start with postgres:// or postgresql://".into(),
+            });
+        }
+        let log_format = match read.string("LOG_FORMAT").as_deref() {
+            None | Some("pretty") => LogFormat::Pretty,
+            Some("json") => LogFormat::Json,
+            Some(other) => {
+                return Err(SettingsError {
+                    key: "LOG_FORMAT",
+                    problem: format!("{other:?} is neither \"pretty\" nor \"json\""),
+                })
+            }
+        };
+        let pool: u32 = read.parse("DATABASE_POOL_SIZE", 10)?;
+        if pool == 0 {
+            return Err(SettingsError {
+                key: "DATABASE_POOL_SIZE",
+                problem: "must be at least 1".into(),
+            });
+        }
+        let heartbeat_secs: u64 = read.parse("HEARTBEAT_SECS", 5)?;
+        if heartbeat_secs == 0 {
+            return Err(SettingsError {
+                key: "HEARTBEAT_SECS",
+                problem: "must be at least 1".into(),
+            });
+        }
+        Ok(Settings {
+            database_url: DatabaseUrl(database_url),
+            bind_addr: read.parse("BIND_ADDR", SocketAddr::from(([127, 0, 0, 1], 8080)))?,
+            database_pool_size: pool,
+            database_acquire_timeout: Duration::from_millis(
+                read.parse("DATABASE_ACQUIRE_TIMEOUT_MS", 2000)?,
+            ),
+            log_format,
+            compute_unit_price_usd,
+            worker: WorkerSettings {
+                concurrency: read.parse("WORKER_CONCURRENCY", 2)?,
+                poll_interval: Duration::from_millis(read.parse("POLL_INTERVAL_MS", 1000)?.max(1)),
+                heartbeat: Duration::from_secs(heartbeat_secs),
+                abort_grace: Duration::from_secs_f64(read.parse_secs("ABORT_GRACE_SECS", 10.0)?),
+                build_timeout: Duration::from_secs_f64(
+                    read.parse_secs("BUILD_TIMEOUT_SECS", 1800.0)?,
+                ),
+                build_command: read.string("BUILD_COMMAND"),
+                log_max_bytes: read.parse("LOG_MAX_BYTES", 10 * 1024 * 1024)?,
+                work_dir: read
+                    .string("WORK_DIR")
+                    .map(PathBuf::from)
+                    .unwrap_or_else(|| std::env::temp_dir().join("actor-builds")),
+                tarball_max_bytes: read.parse("TARBALL_MAX_BYTES", 100 * 1024 * 1024)?,
+                shutdown_grace: Duration::from_secs_f64(
+                    read.parse_secs("SHUTDOWN_GRACE_SECS", 10.0)?,
+                ),
+                compute_unit_price_usd,
+            },
+        })
+    }
+}
+
+struct Reader<'a, F: Fn(&str) -> Option<String>> {
+    get: &'a F,
+}
+
+impl<F: Fn(&str) -> Option<String>> Reader<'_, F> {
+    fn string(&self, key: &str) -> Option<String> {
+        (self.get)(key)
+            .map(|v| v.trim().to_owned())
+            .filter(|v| !v.is_empty())
+    }
+
+    fn parse<T: FromStr>(&self, key: &'static str, default: T) -> Result<T, SettingsError>
+    where
+        T::Err: fmt::Display,
+    {
+        match self.string(key) {
+            None => Ok(default),
+            Some(raw) => raw.parse().map_err(|e| SettingsError {
+                key,
+                problem: format!("{raw:?} is not valid: {e}"),
+            }),
+        }
+    }
+
+    fn parse_secs(&self, key: &'static str, default: f64) -> Result<f64, SettingsError> {
+        let secs: f64 = self.parse(key, default)?;
+        if secs.is_finite() && secs >= 0.0 && secs < 1e9 {
+            Ok(secs)
+        } else {
+            Err(SettingsError {
+                key,
+                problem: "must be a number of seconds, at least 0".into(),
+            })
+        }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use std::collections::HashMap;
+
+    fn with(pairs: &[(&str, &str)]) -> Result<Settings, SettingsError> {
+        let map: HashMap<String, String> = pairs
+            .iter()
+            .map(|(k, v)| (k.to_string(), v.to_string()))
+            .collect();
+        Settings::from_lookup(|k| map.get(k).cloned())
+    }
+
+    #[test]
+    fn defaults_work() {
+        let s = with(&[]).expect("defaults are valid");
+        assert_eq!(s.bind_addr.to_string(), "127.0.0.1:8080");
+        assert_eq!(s.worker.concurrency, 2);
+        assert_eq!(s.worker.lease(), Duration::from_secs(15));
+    }
+
+    #[test]
+    fn bad_values_name_the_key() {
+        let err = with(&[("BIND_ADDR", "nowhere")])
+            .err()
+            .map(|e| e.to_string());
+        assert!(err.is_some_and(|e| e.starts_with("configuration: BIND_ADDR:")));
+        let err = with(&[("LOG_FORMAT", "xml")]).err().map(|e| e.key);
+        assert_eq!(err, Some("LOG_FORMAT"));
+        let err = with(&[("WORKER_CONCURRENCY", "-1")]).err().map(|e| e.key);
+        assert_eq!(err, Some("WORKER_CONCURRENCY"));
+    }
+
+    #[test]
+    fn password_is_redacted() {
+        let url = DatabaseUrl("postgres://me:secret@db:5432/x".into());
+        assert_eq!(format!("{url:?}"), "postgres://me:***@db:5432/x");
+    }
+}

@@ -1,0 +1,333 @@
+//! Builds: creation, reads, lists, abort and delete. The worker's queue statements (claim,
+//! heartbeat, finish, rescue) live in `storage::queue`, beside these, as the contract between
+//! the API and the workers.
+
+use std::sync::LazyLock;
+
+use chrono::{DateTime, Utc};
+use serde_json::{json, Value};
+use sqlx::types::Json;
+use sqlx::{FromRow, PgExecutor, PgPool};
+
+use crate::domain::{new_id, BuildStatus};
+use crate::json::timestamp;
+
+#[derive(Debug, Clone, FromRow)]
+pub struct BuildRecord {
+    pub id: String,
+    pub act_id: String,
+    pub user_id: String,
+    #[sqlx(try_from = "String")]
+    pub status: BuildStatus,
+    pub started_at: DateTime<Utc>,
+    pub finished_at: Option<DateTime<Utc>>,
+    pub version_number: String,
+    pub build_number_int: i32,
+    pub tag: Option<String>,
+    pub meta: Json<Value>,
+    pub options: Json<Value>,
+    pub stats: Json<Value>,
+    pub usage: Json<Value>,
+    pub usage_total_usd: f64,
+    pub usage_usd: Json<Value>,
+    pub act_version: Json<Value>,
+    pub actor_definition: Option<Json<Value>>,
+    pub input_schema: Option<String>,
+    pub readme: Option<String>,
+    pub abort_requested_at: Option<DateTime<Utc>>,
+    pub aborted_by: Option<String>,
+}
+
+pub(crate) const COLUMNS: &str =
+    "id, act_id, user_id, status, started_at, finished_at, version_number,
+    build_number_int, tag, meta, options, stats, usage, usage_total_usd, usage_usd, act_version,
+    actor_definition, input_schema, readme, abort_requested_at, aborted_by";
+
+impl BuildRecord {
+    pub fn build_number(&self) -> String {
+        format!("{}.{}", self.version_number, self.build_number_int)
+    }
+
+    /// The API's Build object. Without a token, usage in USD is hidden.
+    pub fn to_json(&self, show_usage_usd: bool) -> Value {
+        let mut out = json!({
+            "id": self.id,
+            "actId": self.act_id,
+            "userId": self.user_id,
+            "startedAt": timestamp(&self.started_at),
+            "finishedAt": self.finished_at.as_ref().map(timestamp),
+            "status": self.status,
+            "meta": self.meta.0,
+            "stats": self.stats.0,
+            "options": self.options.0,
+            "usage": self.usage.0,
+            "buildNumber": self.build_number(),
+            "buildNumberInt": self.build_number_int,
+            "actVersion": self.act_version.0,
+            "actorDefinition": self.actor_definition.as_ref().map(|d| &d.0),
+            "inputSchema": self.input_schema,
+            "readme": self.readme,
+            "abortRequestedAt": self.abort_requested_at.as_ref().map(timestamp),
+            "abortedBy": self.aborted_by,
+        });
+        if show_usage_usd {
+            out["usageTotalUsd"] = json!(self.usage_total_usd);
+            out["usageUsd"] = self.usage_usd.0.clone();
+        }
+        out
+    }
+
+    /// BuildShort, the list item.
+    pub fn to_short_json(&self) -> Value {
+        json!({
+            "id": self.id,
+            "actId": self.act_id,
+            "userId": self.user_id,
+            "status": self.status,
+            "startedAt": timestamp(&self.started_at),
+            "finishedAt": self.finished_at.as_ref().map(timestamp),
+            "buildNumber": self.build_number(),
+            "buildNumberInt": self.build_number_int,
+            "usageTotalUsd": self.usage_total_usd,
+            "meta": self.meta.0,
+        })
+    }
+}
+
+pub struct NewBuild {
+    pub act_id: String,
+    pub user_id: String,
+    pub version_number: String,
+    pub tag: String,
+    pub meta: Value,
+    pub options: Value,
+    pub act_version: Value,
+}
+
+/// Creates a READY build with the next number of its version. The counter's row lock orders
+/// concurrent creations, so numbers have no gaps and no duplicates.
+pub async fn create(pool: &PgPool, new: NewBuild) -> Result<BuildRecord, sqlx::Error> {
+    let mut tx = pool.begin().await?;
+    let number: i32 = sqlx::query_scalar(
+        "INSERT INTO version_build_counters (actor_id, version_number, last_number) VALUES ($1, $2, 1)
+         ON CONFLICT (actor_id, version_number)
+         DO UPDATE SET last_number = version_build_counters.last_number + 1
+         RETURNING last_number",
+    )
+    .bind(&new.act_id)
+    .bind(&new.version_number)
+    .fetch_one(&mut *tx)
+    .await?;
+    let build: BuildRecord = sqlx::query_as(&format!(
+        "INSERT INTO builds (id, act_id, user_id, version_number, build_number_int, tag, meta, options,
+            usage, usage_usd, act_version)
+         VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $9, $10)
+         RETURNING {COLUMNS}"
+    ))
+    .bind(new_id())
+    .bind(&new.act_id)
+    .bind(&new.user_id)
+    .bind(&new.version_number)
+    .bind(number)
+    .bind(&new.tag)
+    .bind(Json(&new.meta))
+    .bind(Json(&new.options))
+    .bind(Json(json!({"ACTOR_COMPUTE_UNITS": 0})))
+    .bind(Json(&new.act_version))
+    .fetch_one(&mut *tx)
+    .await?;
+    tx.commit().await?;
+    Ok(build)
+}
+
+/// Any build by id; build ids are unguessable, so the tokenless GET may use this.
+pub async fn get(db: impl PgExecutor<'_>, id: &str) -> Result<Option<BuildRecord>, sqlx::Error> {
+    sqlx::query_as(&format!("SELECT {COLUMNS} FROM builds WHERE id = $1"))
+        .bind(id)
+        .fetch_optional(db)
+        .await
+}
+
+/// The user's build by id; another user's build is absent.
+pub async fn get_for_user(
+    db: impl PgExecutor<'_>,
+    id: &str,
+    user_id: &str,
+) -> Result<Option<BuildRecord>, sqlx::Error> {
+    sqlx::query_as(&format!(
+        "SELECT {COLUMNS} FROM builds WHERE id = $1 AND user_id = $2"
+    ))
+    .bind(id)
+    .bind(user_id)
+    .fetch_optional(db)
+    .await
+}
+
+/// Which builds a list shows.
+pub enum BuildScope<'a> {
+    User(&'a str),
+    Actor(&'a str),
+}
+
+pub async fn list(
+    pool: &PgPool,
+    scope: BuildScope<'_>,
+    offset: i64,
+    limit: i64,
+    desc: bool,
+) -> Result<(i64, Vec<BuildRecord>), sqlx::Error> {
+    let (column, key) = match scope {
+        BuildScope::User(user_id) => ("user_id", user_id),
+        BuildScope::Actor(actor_id) => ("act_id", actor_id),
+    };
+    let order = if desc { "DESC" } else { "ASC" };
+    let items_sql = format!(
+        "SELECT {COLUMNS} FROM builds WHERE {column} = $1
+         ORDER BY started_at {order}, id {order} LIMIT $2 OFFSET $3"
+    );
+    let items = sqlx::query_as(&items_sql)
+        .bind(key)
+        .bind(limit)
+        .bind(offset)
+        .fetch_all(pool);
+    let total_sql = format!("SELECT count(*) FROM builds WHERE {column} = $1");
+    let total = sqlx::query_scalar(&total_sql).bind(key).fetch_one(pool);
+    let (items, total) = tokio::try_join!(items, total)?;
+    Ok((total, items))
+}
+
+/// `CASE status WHEN 'A' THEN 'B' ... END` from a function of the status machine, so the SQL
+/// takes its moves from `BuildStatus` rather than restating them.
+fn status_case(from: &[BuildStatus], to: impl Fn(BuildStatus) -> Option<BuildStatus>) -> String {
+    let arms: String = from
+        .iter()
+        .filter_map(|s| to(*s).map(|next| format!(" WHEN '{s}' THEN '{next}'")))
+        .collect();
+    format!("CASE status{arms} END")
+}
+
+fn status_list(statuses: &[BuildStatus]) -> String {
+    statuses
+        .iter()
+        .map(|s| format!("'{s}'"))
+        .collect::<Vec<_>>()
+        .join(", ")
+}
+
+/// `status IN (...)` of the statuses for which `to` names a move, and the finishedAt to write.
+fn finished_at_case(
+    from: &[BuildStatus],
+    to: impl Fn(BuildStatus) -> Option<BuildStatus>,
+) -> String {
+    let terminal: Vec<BuildStatus> = from
+        .iter()
+        .copied()
+        .filter(|s| to(*s).is_some_and(BuildStatus::is_terminal))
+        .collect();
+    if terminal.is_empty() {
+        "NULL".into()
+    } else {
+        format!(
+            "CASE WHEN status IN ({}) THEN now() END",
+            status_list(&terminal)
+        )
+    }
+}
+
+static ABORT_SQL: LazyLock<String> = LazyLock::new(|| {
+    let abortable = BuildStatus::ABORTABLE;
+    format!(
+        "UPDATE builds SET status = {}, finished_at = {}, abort_requested_at = now(), aborted_by = $2
+         WHERE id = $1 AND user_id = $2 AND status IN ({})
+         RETURNING {COLUMNS}",
+        status_case(&abortable, BuildStatus::after_abort),
+        finished_at_case(&abortable, BuildStatus::after_abort),
+        status_list(&abortable),
+    )
+});
+
+/// Abort, as LIFECYCLE.md says: in one transaction, a conditional update of an abortable build
+/// (READY→ABORTED with finishedAt; RUNNING→ABORTING), then the full row. Any other status is
+/// left as it is. `None` when the build is absent or another user's. The status trigger
+/// notifies the workers on commit.
+pub async fn abort(
+    pool: &PgPool,
+    id: &str,
+    user_id: &str,
+) -> Result<Option<BuildRecord>, sqlx::Error> {
+    let mut tx = pool.begin().await?;
+    let moved: Option<BuildRecord> = sqlx::query_as(&ABORT_SQL)
+        .bind(id)
+        .bind(user_id)
+        .fetch_optional(&mut *tx)
+        .await?;
+    let build = match moved {
+        Some(build) => Some(build),
+        // Nothing moved: read the row as it is now (after any concurrent abort committed).
+        None => get_for_user(&mut *tx, id, user_id).await?,
+    };
+    tx.commit().await?;
+    Ok(build)
+}
+
+pub enum Deletion {
+    Deleted,
+    NotFound,
+    Unfinished,
+    Tagged(String),
+}
+
+/// Deletes a finished build that no tag points at.
+pub async fn delete(pool: &PgPool, id: &str, user_id: &str) -> Result<Deletion, sqlx::Error> {
+    let mut tx = pool.begin().await?;
+    let status: Option<String> =
+        sqlx::query_scalar("SELECT status FROM builds WHERE id = $1 AND user_id = $2 FOR UPDATE")
+            .bind(id)
+            .bind(user_id)
+            .fetch_optional(&mut *tx)
+            .await?;
+    let Some(status) = status else {
+        return Ok(Deletion::NotFound);
+    };
+    if !status
+        .parse::<BuildStatus>()
+        .is_ok_and(BuildStatus::is_terminal)
+    {
+        return Ok(Deletion::Unfinished);
+    }
+    let tag: Option<String> =
+        sqlx::query_scalar("SELECT tag FROM actor_tags WHERE build_id = $1 LIMIT 1")
+            .bind(id)
+            .fetch_optional(&mut *tx)
+            .await?;
+    if let Some(tag) = tag {
+        return Ok(Deletion::Tagged(tag));
+    }
+    sqlx::query("DELETE FROM builds WHERE id = $1")
+        .bind(id)
+        .execute(&mut *tx)
+        .await?;
+    tx.commit().await?;
+    Ok(Deletion::Deleted)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn abort_sql_follows_the_status_machine() {
+        let sql = ABORT_SQL.as_str();
+        assert!(
+            sql.contains(
+                "CASE status WHEN 'READY' THEN 'ABORTED' WHEN 'RUNNING' THEN 'ABORTING' END"
+            ),
+            "{sql}"
+        );
+        assert!(
+            sql.contains("finished_at = CASE WHEN status IN ('READY') THEN now() END"),
+            "{sql}"
+        );
+        assert!(sql.contains("status IN ('READY', 'RUNNING')"), "{sql}");
+    }
+}

@@ -1,0 +1,108 @@
+//! Users and their API tokens.
+
+use chrono::{DateTime, Utc};
+use serde::Serialize;
+use sha2::{Digest, Sha256};
+use sqlx::{FromRow, PgPool};
+
+use crate::domain::{new_id, new_token};
+
+#[derive(Debug, Clone, FromRow, Serialize)]
+#[serde(rename_all = "camelCase")]
+pub struct User {
+    pub id: String,
+    pub username: String,
+    #[serde(with = "crate::json::ts")]
+    pub created_at: DateTime<Utc>,
+}
+
+/// Characters of a token kept in clear to name it for revocation.
+const PREFIX_LEN: usize = 16;
+
+fn hash(token: &str) -> Vec<u8> {
+    Sha256::digest(token.as_bytes()).to_vec()
+}
+
+pub async fn create_user(pool: &PgPool, username: &str) -> Result<User, sqlx::Error> {
+    sqlx::query_as(
+        "INSERT INTO users (id, username) VALUES ($1, $2) RETURNING id, username, created_at",
+    )
+    .bind(new_id())
+    .bind(username)
+    .fetch_one(pool)
+    .await
+}
+
+pub async fn find_by_username(pool: &PgPool, username: &str) -> Result<Option<User>, sqlx::Error> {
+    sqlx::query_as("SELECT id, username, created_at FROM users WHERE username = $1")
+        .bind(username)
+        .fetch_optional(pool)
+        .await
+}
+
+/// Makes a new token for the user and returns it; only its hash is stored.
+pub async fn create_token(pool: &PgPool, user_id: &str) -> Result<String, sqlx::Error> {
+    let token = new_token();
+    sqlx::query("INSERT INTO tokens (token_hash, prefix, user_id) VALUES ($1, $2, $3)")
+        .bind(hash(&token))
+        .bind(&token[..PREFIX_LEN])
+        .bind(user_id)
+        .execute(pool)
+        .await?;
+    Ok(token)
+}
+
+/// The owner of a token that exists and is not revoked.
+pub async fn user_by_token(pool: &PgPool, token: &str) -> Result<Option<User>, sqlx::Error> {
+    sqlx::query_as(
+        "SELECT u.id, u.username, u.created_at FROM tokens t JOIN users u ON u.id = t.user_id
+         WHERE t.token_hash = $1 AND t.revoked_at IS NULL",
+    )
+    .bind(hash(token))
+    .fetch_optional(pool)
+    .await
+}
+
+#[derive(Debug, PartialEq, Eq)]
+pub enum Revocation {
+    Revoked,
+    NoMatch,
+    Ambiguous(usize),
+}
+
+/// Revokes the one active token named by `given`: the whole token, or a prefix of at least 12
+/// characters that names exactly one active token.
+pub async fn revoke_token(pool: &PgPool, given: &str) -> Result<Revocation, sqlx::Error> {
+    let by_hash = sqlx::query(
+        "UPDATE tokens SET revoked_at = now() WHERE token_hash = $1 AND revoked_at IS NULL",
+    )
+    .bind(hash(given))
+    .execute(pool)
+    .await?;
+    if by_hash.rows_affected() == 1 {
+        return Ok(Revocation::Revoked);
+    }
+    if given.len() < 12 || given.len() > PREFIX_LEN {
+        return Ok(Revocation::NoMatch);
+    }
+    let mut tx = pool.begin().await?;
+    let hashes: Vec<Vec<u8>> = sqlx::query_scalar(
+        "SELECT token_hash FROM tokens WHERE starts_with(prefix, $1) AND revoked_at IS NULL FOR UPDATE",
+    )
+    .bind(given)
+    .fetch_all(&mut *tx)
+    .await?;
+    let outcome = match hashes.as_slice() {
+        [] => Revocation::NoMatch,
+        [one] => {
+            sqlx::query("UPDATE tokens SET revoked_at = now() WHERE token_hash = $1")
+                .bind(one)
+                .execute(&mut *tx)
+                .await?;
+            Revocation::Revoked
+        }
+        many => Revocation::Ambiguous(many.len()),
+    };
+    tx.commit().await?;
+    Ok(outcome)
+}
