@@ -189,7 +189,7 @@ impl<F: Fn(&str) -> Option<String>> Reader<'_, F> {
 
     fn parse_secs(&self, key: &'static str, default: f64) -> Result<f64, SettingsError> {
         let secs: f64 = self.parse(key, default)?;
-        if secs.is_finite() && secs >= 0.0 && secs < 1e9 {
+        if (0.0..1e9).contains(&secs) {
             Ok(secs)
         } else {
             Err(SettingsError {

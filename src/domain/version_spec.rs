@@ -40,14 +40,15 @@ pub enum FileFormat {
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
 #[serde(untagged)]
 pub enum SourceFile {
-    Folder {
-        name: String,
-        folder: bool,
-    },
+    // File first: an entry with content is a file even when it says `"folder": false`.
     File {
         name: String,
         format: FileFormat,
         content: String,
+    },
+    Folder {
+        name: String,
+        folder: bool,
     },
 }
 

@@ -73,12 +73,12 @@ fn check_run_options(options: &Map<String, Value>) -> Result<(), ApiError> {
         )))
     };
     if let Some(build) = options.get("build") {
-        if !build.as_str().is_some_and(|b| !b.is_empty()) {
+        if build.as_str().is_none_or(str::is_empty) {
             return bad("build", "a non-empty string");
         }
     }
     if let Some(timeout) = options.get("timeoutSecs") {
-        if !timeout.as_u64().is_some() {
+        if timeout.as_u64().is_none() {
             return bad("timeoutSecs", "a non-negative integer");
         }
     }

@@ -48,12 +48,7 @@ pub async fn create(
     let version = versions::get(&state.pool, &actor.id, version_number.as_str())
         .await?
         .ok_or(ApiError::NotFound("Actor version"))?;
-    let connection = req.connection_info();
-    let client_ip = connection.realip_remote_addr().map(|addr| {
-        addr.parse::<std::net::SocketAddr>()
-            .map(|a| a.ip().to_string())
-            .unwrap_or(addr.to_owned())
-    });
+    let client_ip = req.peer_addr().map(|addr| addr.ip().to_string());
     let header = |name: &str| req.headers().get(name).and_then(|v| v.to_str().ok());
     let build = builds::create(
         &state.pool,

@@ -194,7 +194,8 @@ pub async fn tagged_builds(
     db: impl PgExecutor<'_>,
     actor_id: &str,
 ) -> Result<Map<String, Value>, sqlx::Error> {
-    let rows: Vec<(String, String, String, i32, Option<DateTime<Utc>>)> = sqlx::query_as(
+    type TagRow = (String, String, String, i32, Option<DateTime<Utc>>);
+    let rows: Vec<TagRow> = sqlx::query_as(
         "SELECT t.tag, b.id, b.version_number, b.build_number_int, b.finished_at
          FROM actor_tags t JOIN builds b ON b.id = t.build_id WHERE t.actor_id = $1 ORDER BY t.tag",
     )

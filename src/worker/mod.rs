@@ -1,5 +1,8 @@
 //! Build workers: claim READY builds, run them, stop them on abort or timeout.
 
+pub mod actor_definition;
+pub mod sources;
+
 use sqlx::PgPool;
 
 use crate::build_events::BuildEvents;

@@ -1,0 +1,251 @@
+use std::str::FromStr;
+use std::sync::Arc;
+
+use actor_builds::build_events::BuildEvents;
+use actor_builds::settings::Settings;
+use actor_builds::startup::Application;
+use actor_builds::storage::{self, users};
+use reqwest::{Method, RequestBuilder};
+use serde_json::{json, Value};
+use sqlx::postgres::PgConnectOptions;
+use sqlx::{Connection, Executor, PgConnection, PgPool};
+
+#[allow(dead_code)] // Not every test binary module reads every field.
+pub struct TestApp {
+    pub address: String,
+    pub pool: PgPool,
+    pub token: String,
+    pub user_id: String,
+    pub client: reqwest::Client,
+    pub settings: Arc<Settings>,
+    pub events: BuildEvents,
+    db_name: String,
+    admin_url: String,
+}
+
+fn admin_url() -> String {
+    std::env::var("DATABASE_URL")
+        .unwrap_or_else(|_| "postgres://postgres@127.0.0.1:5432/postgres".into())
+}
+
+/// A fresh database with migrations applied; dropped with the `TestApp`.
+pub async fn fresh_database() -> (String, String) {
+    let admin = admin_url();
+    let name = format!("test_{}", uuid::Uuid::new_v4().simple());
+    let mut conn = PgConnection::connect(&admin)
+        .await
+        .expect("connect to Postgres (is it running?)");
+    conn.execute(format!("CREATE DATABASE \"{name}\"").as_str())
+        .await
+        .expect("create test database");
+    let options = PgConnectOptions::from_str(&admin)
+        .expect("DATABASE_URL")
+        .database(&name);
+    let url = format!(
+        "postgres://{}@{}:{}/{}",
+        options.get_username(),
+        options.get_host(),
+        options.get_port(),
+        name
+    );
+    (name, url)
+}
+
+/// The app with no build slots: builds stay READY unless a test moves them.
+pub async fn spawn_app() -> TestApp {
+    spawn_app_with(&[]).await
+}
+
+/// The app with settings overridden by `env` pairs (as the environment would give them).
+pub async fn spawn_app_with(env: &[(&str, &str)]) -> TestApp {
+    let (db_name, url) = fresh_database().await;
+    let mut vars: Vec<(String, String)> = vec![
+        ("DATABASE_URL".into(), url),
+        ("DATABASE_POOL_SIZE".into(), "8".into()),
+        ("WORKER_CONCURRENCY".into(), "0".into()),
+        ("BIND_ADDR".into(), "127.0.0.1:0".into()),
+    ];
+    vars.extend(env.iter().map(|(k, v)| (k.to_string(), v.to_string())));
+    let settings = Settings::from_lookup(|key| {
+        vars.iter()
+            .rev()
+            .find(|(k, _)| k == key)
+            .map(|(_, v)| v.clone())
+    })
+    .expect("test settings");
+    let settings = Arc::new(settings);
+    let pool = storage::pool(&settings).expect("pool");
+    storage::migrate(&pool).await.expect("migrations");
+    let events = BuildEvents::start(pool.clone());
+    let listener = std::net::TcpListener::bind("127.0.0.1:0").expect("bind");
+    let app = Application::with_listener(settings.clone(), pool.clone(), events.clone(), listener)
+        .expect("app");
+    let address = format!("http://127.0.0.1:{}", app.port());
+    tokio::spawn(app.run_until_stopped());
+    let user = users::create_user(&pool, "jane").await.expect("user");
+    let token = users::create_token(&pool, &user.id).await.expect("token");
+    TestApp {
+        address,
+        pool,
+        token,
+        user_id: user.id,
+        client: reqwest::Client::new(),
+        settings,
+        events,
+        db_name,
+        admin_url: admin_url(),
+    }
+}
+
+impl Drop for TestApp {
+    fn drop(&mut self) {
+        let admin = self.admin_url.clone();
+        let name = self.db_name.clone();
+        // Drop the database from a thread of its own: `Drop` cannot await. FORCE ends the
+        // connections the app still holds (its pool and its LISTEN connection).
+        let _ = std::thread::spawn(move || {
+            let Ok(rt) = tokio::runtime::Builder::new_current_thread()
+                .enable_all()
+                .build()
+            else {
+                return;
+            };
+            rt.block_on(async move {
+                if let Ok(mut conn) = PgConnection::connect(&admin).await {
+                    let _ = conn
+                        .execute(
+                            format!("DROP DATABASE IF EXISTS \"{name}\" WITH (FORCE)").as_str(),
+                        )
+                        .await;
+                }
+            });
+        })
+        .join();
+    }
+}
+
+impl TestApp {
+    pub fn url(&self, path: &str) -> String {
+        format!("{}{}", self.address, path)
+    }
+
+    /// A request with the test user's token.
+    pub fn request(&self, method: Method, path: &str) -> RequestBuilder {
+        self.client
+            .request(method, self.url(path))
+            .bearer_auth(&self.token)
+    }
+
+    pub fn get(&self, path: &str) -> RequestBuilder {
+        self.request(Method::GET, path)
+    }
+
+    pub fn post(&self, path: &str) -> RequestBuilder {
+        self.request(Method::POST, path)
+    }
+
+    /// A second user with a token of their own.
+    pub async fn other_user(&self, username: &str) -> String {
+        let user = users::create_user(&self.pool, username)
+            .await
+            .expect("user");
+        users::create_token(&self.pool, &user.id)
+            .await
+            .expect("token")
+    }
+
+    /// Creates an Actor with version 0.1 of SOURCE_FILES and returns its JSON.
+    pub async fn create_actor(&self, name: &str) -> Value {
+        let res = self
+            .post("/v2/actors")
+            .json(&json!({
+                "name": name,
+                "versions": [{
+                    "versionNumber": "0.1",
+                    "sourceType": "SOURCE_FILES",
+                    "sourceFiles": [{"name": "main.sh", "format": "TEXT", "content": "echo hi"}],
+                }],
+            }))
+            .send()
+            .await
+            .expect("request");
+        assert_eq!(res.status(), 201, "create actor");
+        res.json::<Value>().await.expect("json")["data"].clone()
+    }
+
+    /// Starts a build of version 0.1 and returns its JSON.
+    pub async fn create_build(&self, actor_id: &str) -> Value {
+        let res = self
+            .post(&format!("/v2/actors/{actor_id}/builds?version=0.1"))
+            .send()
+            .await
+            .expect("request");
+        assert_eq!(res.status(), 201, "create build");
+        res.json::<Value>().await.expect("json")["data"].clone()
+    }
+
+    /// Moves a build to `status` directly in the database, through legal moves only.
+    pub async fn force_status(&self, build_id: &str, status: &str) {
+        let path: &[&str] = match status {
+            "READY" => &[],
+            "RUNNING" => &["RUNNING"],
+            "ABORTING" => &["RUNNING", "ABORTING"],
+            "TIMING-OUT" => &["RUNNING", "TIMING-OUT"],
+            "SUCCEEDED" => &["RUNNING", "SUCCEEDED"],
+            "FAILED" => &["RUNNING", "FAILED"],
+            "ABORTED" => &["ABORTED"],
+            "TIMED-OUT" => &["RUNNING", "TIMING-OUT", "TIMED-OUT"],
+            other => panic!("unknown status {other}"),
+        };
+        for step in path {
+            sqlx::query(
+                "UPDATE builds SET status = $2,
+                    finished_at = CASE WHEN $2 IN ('SUCCEEDED','FAILED','ABORTED','TIMED-OUT') THEN now() END
+                 WHERE id = $1",
+            )
+            .bind(build_id)
+            .bind(step)
+            .execute(&self.pool)
+            .await
+            .expect("move build");
+        }
+    }
+
+    pub async fn db_status(&self, build_id: &str) -> String {
+        sqlx::query_scalar("SELECT status FROM builds WHERE id = $1")
+            .bind(build_id)
+            .fetch_one(&self.pool)
+            .await
+            .expect("status")
+    }
+}
+
+/// The `{error: {type, message}}` of a response, checked for both keys.
+pub async fn error_type(res: reqwest::Response) -> String {
+    let body: Value = res.json().await.expect("error body is JSON");
+    assert!(
+        body["error"]["message"]
+            .as_str()
+            .is_some_and(|m| !m.is_empty()),
+        "{body}"
+    );
+    body["error"]["type"]
+        .as_str()
+        .expect("error.type")
+        .to_owned()
+}
+
+pub async fn data(res: reqwest::Response) -> Value {
+    let body: Value = res.json().await.expect("JSON body");
+    body["data"].clone()
+}
+
+/// True when the text is an ISO-8601 UTC timestamp with milliseconds and `Z`.
+pub fn is_timestamp(v: &Value) -> bool {
+    v.as_str().is_some_and(|s| {
+        s.len() == 24
+            && s.ends_with('Z')
+            && s.as_bytes()[19] == b'.'
+            && chrono::DateTime::parse_from_rfc3339(s).is_ok()
+    })
+}

@@ -1,0 +1,14 @@
+//! One integration-test binary: each test starts the real application on port 0 against a fresh
+//! database and talks to it over HTTP.
+
+mod helpers;
+
+mod abort;
+mod actors;
+mod builds;
+mod conventions;
+mod pagination;
+mod status_machine;
+mod users;
+mod versions;
+mod wait_for_finish;
