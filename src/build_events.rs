@@ -1,4 +1,5 @@
-//! One `LISTEN build_status` connection per process, fanned out in memory: waiting requests,
+//! One `LISTEN build_status` connection per process (payloads `<build id> <STATUS>` for new builds
+//! and status changes, `<build id> LOG` for new log lines), fanned out in memory: waiting requests,
 //! log streams and workers are woken by it instead of each polling the database.
 
 use std::str::FromStr;
@@ -20,6 +21,8 @@ pub enum BuildEvent {
         build_id: Arc<str>,
         status: BuildStatus,
     },
+    /// Lines were added to a build's log.
+    Log { build_id: Arc<str> },
     /// Notifications may have been missed (the listener reconnected): everyone re-reads.
     Resync,
 }
@@ -28,7 +31,9 @@ impl BuildEvent {
     /// Whether a waiter on `build_id` should look at the database again.
     pub fn concerns(&self, build_id: &str) -> bool {
         match self {
-            BuildEvent::Status { build_id: id, .. } => &**id == build_id,
+            BuildEvent::Status { build_id: id, .. } | BuildEvent::Log { build_id: id } => {
+                &**id == build_id
+            }
             BuildEvent::Resync => true,
         }
     }
@@ -123,9 +128,14 @@ async fn connect(pool: &PgPool) -> Result<PgListener, sqlx::Error> {
 }
 
 fn parse(payload: &str) -> Option<BuildEvent> {
-    let (id, status) = payload.split_once(' ')?;
+    let (id, what) = payload.split_once(' ')?;
+    if what == "LOG" {
+        return Some(BuildEvent::Log {
+            build_id: id.into(),
+        });
+    }
     Some(BuildEvent::Status {
         build_id: id.into(),
-        status: BuildStatus::from_str(status).ok()?,
+        status: BuildStatus::from_str(what).ok()?,
     })
 }

@@ -11,6 +11,7 @@ use crate::domain::version_spec::check_tag;
 use crate::domain::{Origin, VersionNumber};
 use crate::error::ApiError;
 use crate::startup::AppState;
+use crate::storage::actors::ActorRecord;
 use crate::storage::builds::{self, BuildRecord, BuildScope, Deletion, NewBuild};
 use crate::storage::versions;
 
@@ -156,6 +157,37 @@ pub async fn get_of_actor(
     let wait = Query::parse(&req)?.wait_for_finish()?;
     let (actor_id, build_id) = path.into_inner();
     let build = load_of_actor(&state, &user, &actor_id, &build_id).await?;
+    let build = wait_for_finish(&state, build, Some(&user.id), wait).await?;
+    Ok(respond::ok(build.to_json(true)))
+}
+
+/// The build that the Actor's `defaultRunOptions.build` names: a tag (default `latest`) or a
+/// build number.
+pub async fn default_of(
+    state: &AppState,
+    actor: &ActorRecord,
+) -> Result<Option<BuildRecord>, ApiError> {
+    let reference = actor
+        .default_run_options
+        .0
+        .get("build")
+        .and_then(|b| b.as_str())
+        .unwrap_or("latest");
+    Ok(builds::find_by_tag_or_number(&state.pool, &actor.id, reference).await?)
+}
+
+/// `GET /v2/actors/{actorId}/builds/default`
+pub async fn get_default(
+    state: web::Data<AppState>,
+    Caller(user): Caller,
+    path: web::Path<String>,
+    req: HttpRequest,
+) -> Result<HttpResponse, ApiError> {
+    let wait = Query::parse(&req)?.wait_for_finish()?;
+    let actor = load(&state, &user, &path).await?;
+    let build = default_of(&state, &actor)
+        .await?
+        .ok_or(ApiError::NotFound("Default build"))?;
     let build = wait_for_finish(&state, build, Some(&user.id), wait).await?;
     Ok(respond::ok(build.to_json(true)))
 }

@@ -3,6 +3,8 @@
 mod actors;
 mod builds;
 pub mod extract;
+mod logs;
+mod openapi;
 pub mod respond;
 mod service;
 mod telemetry;
@@ -48,7 +50,9 @@ fn actor_routes(cfg: &mut web::ServiceConfig) {
                 .get(builds::list_for_actor)
                 .post(builds::create),
         )
+        .service(resource("/{actorId}/builds/default").get(builds::get_default))
         .service(resource("/{actorId}/builds/{buildId}").get(builds::get_of_actor))
+        .service(resource("/{actorId}/builds/{buildId}/openapi.json").get(openapi::of_actor_build))
         .service(resource("/{actorId}/builds/{buildId}/abort").post(builds::abort_of_actor));
 }
 
@@ -64,7 +68,10 @@ pub fn configure(cfg: &mut web::ServiceConfig) {
                 .get(builds::get)
                 .delete(builds::delete),
         )
-        .service(resource("/v2/actor-builds/{buildId}/abort").post(builds::abort));
+        .service(resource("/v2/actor-builds/{buildId}/abort").post(builds::abort))
+        .service(resource("/v2/actor-builds/{buildId}/log").get(logs::get))
+        .service(resource("/v2/actor-builds/{buildId}/openapi.json").get(openapi::of_build))
+        .service(resource("/v2/logs/{buildId}").get(logs::get));
 }
 
 pub async fn page_not_found() -> Result<HttpResponse, ApiError> {

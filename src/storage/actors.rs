@@ -248,3 +248,31 @@ pub async fn remove_tag(
         .await?;
     Ok(())
 }
+
+/// An Actor by id or `username~name`, whoever owns it: for the reads that need no token
+/// (an openapi.json of a build, whose id is unguessable). `~name` names nothing here.
+pub async fn find_any(
+    db: impl PgExecutor<'_>,
+    actor: &ActorRef,
+) -> Result<Option<ActorRecord>, sqlx::Error> {
+    let base = format!("SELECT {COLUMNS} FROM actors a JOIN users u ON u.id = a.user_id");
+    match actor {
+        ActorRef::Id(id) => {
+            sqlx::query_as(&format!("{base} WHERE a.id = $1"))
+                .bind(id)
+                .fetch_optional(db)
+                .await
+        }
+        ActorRef::Name {
+            username: Some(username),
+            name,
+        } => {
+            sqlx::query_as(&format!("{base} WHERE u.username = $1 AND a.name = $2"))
+                .bind(username)
+                .bind(name)
+                .fetch_optional(db)
+                .await
+        }
+        ActorRef::Name { username: None, .. } => Ok(None),
+    }
+}

@@ -311,6 +311,39 @@ pub async fn delete(pool: &PgPool, id: &str, user_id: &str) -> Result<Deletion, 
     Ok(Deletion::Deleted)
 }
 
+/// The build that `reference` names among an Actor's builds: a tag (`latest`), else a build
+/// number (`0.1.3`).
+pub async fn find_by_tag_or_number(
+    pool: &PgPool,
+    actor_id: &str,
+    reference: &str,
+) -> Result<Option<BuildRecord>, sqlx::Error> {
+    let tagged: Option<BuildRecord> = sqlx::query_as(&format!(
+        "SELECT {COLUMNS} FROM builds WHERE id = (SELECT build_id FROM actor_tags WHERE actor_id = $1 AND tag = $2)"
+    ))
+    .bind(actor_id)
+    .bind(reference)
+    .fetch_optional(pool)
+    .await?;
+    if tagged.is_some() {
+        return Ok(tagged);
+    }
+    let Some((version, number)) = reference.rsplit_once('.') else {
+        return Ok(None);
+    };
+    let Ok(number) = number.parse::<i32>() else {
+        return Ok(None);
+    };
+    sqlx::query_as(&format!(
+        "SELECT {COLUMNS} FROM builds WHERE act_id = $1 AND version_number = $2 AND build_number_int = $3"
+    ))
+    .bind(actor_id)
+    .bind(version)
+    .bind(number)
+    .fetch_optional(pool)
+    .await
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;

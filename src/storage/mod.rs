@@ -2,6 +2,8 @@
 
 pub mod actors;
 pub mod builds;
+pub mod logs;
+pub mod queue;
 pub mod users;
 pub mod versions;
 

@@ -5,6 +5,7 @@ use actor_builds::build_events::BuildEvents;
 use actor_builds::settings::Settings;
 use actor_builds::startup::Application;
 use actor_builds::storage::{self, users};
+use actor_builds::worker::WorkerPool;
 use reqwest::{Method, RequestBuilder};
 use serde_json::{json, Value};
 use sqlx::postgres::PgConnectOptions;
@@ -19,6 +20,8 @@ pub struct TestApp {
     pub client: reqwest::Client,
     pub settings: Arc<Settings>,
     pub events: BuildEvents,
+    pub workers: Option<WorkerPool>,
+    pub work_dir: std::path::PathBuf,
     db_name: String,
     admin_url: String,
 }
@@ -59,8 +62,13 @@ pub async fn spawn_app() -> TestApp {
 /// The app with settings overridden by `env` pairs (as the environment would give them).
 pub async fn spawn_app_with(env: &[(&str, &str)]) -> TestApp {
     let (db_name, url) = fresh_database().await;
+    let work_dir = std::env::temp_dir().join(format!("actor-builds-{db_name}"));
     let mut vars: Vec<(String, String)> = vec![
         ("DATABASE_URL".into(), url),
+        ("WORK_DIR".into(), work_dir.to_string_lossy().into_owned()),
+        ("HEARTBEAT_SECS".into(), "1".into()),
+        ("ABORT_GRACE_SECS".into(), "2".into()),
+        ("POLL_INTERVAL_MS".into(), "1000".into()),
         ("DATABASE_POOL_SIZE".into(), "8".into()),
         ("WORKER_CONCURRENCY".into(), "0".into()),
         ("BIND_ADDR".into(), "127.0.0.1:0".into()),
@@ -77,6 +85,8 @@ pub async fn spawn_app_with(env: &[(&str, &str)]) -> TestApp {
     let pool = storage::pool(&settings).expect("pool");
     storage::migrate(&pool).await.expect("migrations");
     let events = BuildEvents::start(pool.clone());
+    let workers = (settings.worker.concurrency > 0)
+        .then(|| WorkerPool::start(pool.clone(), events.clone(), settings.worker.clone()));
     let listener = std::net::TcpListener::bind("127.0.0.1:0").expect("bind");
     let app = Application::with_listener(settings.clone(), pool.clone(), events.clone(), listener)
         .expect("app");
@@ -92,6 +102,8 @@ pub async fn spawn_app_with(env: &[(&str, &str)]) -> TestApp {
         client: reqwest::Client::new(),
         settings,
         events,
+        workers,
+        work_dir,
         db_name,
         admin_url: admin_url(),
     }
@@ -101,6 +113,7 @@ impl Drop for TestApp {
     fn drop(&mut self) {
         let admin = self.admin_url.clone();
         let name = self.db_name.clone();
+        let _ = std::fs::remove_dir_all(&self.work_dir);
         // Drop the database from a thread of its own: `Drop` cannot await. FORCE ends the
         // connections the app still holds (its pool and its LISTEN connection).
         let _ = std::thread::spawn(move || {
@@ -209,6 +222,68 @@ impl TestApp {
             .await
             .expect("move build");
         }
+    }
+
+    /// Creates an Actor whose version 0.1 has the given source files (name, content).
+    pub async fn create_actor_with_files(&self, name: &str, files: &[(&str, &str)]) -> Value {
+        let files: Vec<Value> = files
+            .iter()
+            .map(|(n, c)| json!({"name": n, "format": "TEXT", "content": c}))
+            .collect();
+        let res = self
+            .post("/v2/actors")
+            .json(&json!({"name": name, "versions": [{"versionNumber": "0.1", "sourceType": "SOURCE_FILES", "sourceFiles": files}]}))
+            .send()
+            .await
+            .expect("request");
+        assert_eq!(res.status(), 201, "create actor");
+        res.json::<Value>().await.expect("json")["data"].clone()
+    }
+
+    /// The build once it is in one of `statuses`, waiting up to `secs`.
+    pub async fn wait_for_status(&self, build_id: &str, statuses: &[&str], secs: u64) -> Value {
+        let deadline = std::time::Instant::now() + std::time::Duration::from_secs(secs);
+        loop {
+            let build = data(
+                self.get(&format!("/v2/actor-builds/{build_id}?waitForFinish=1"))
+                    .send()
+                    .await
+                    .expect("get"),
+            )
+            .await;
+            if statuses.iter().any(|s| build["status"] == *s) {
+                return build;
+            }
+            assert!(
+                std::time::Instant::now() < deadline,
+                "build {build_id} never reached {statuses:?}: {build}"
+            );
+            tokio::time::sleep(std::time::Duration::from_millis(20)).await;
+        }
+    }
+
+    /// The build's log as the API gives it.
+    pub async fn log(&self, build_id: &str) -> String {
+        let res = self
+            .get(&format!("/v2/actor-builds/{build_id}/log"))
+            .send()
+            .await
+            .expect("log");
+        assert_eq!(res.status(), 200);
+        res.text().await.expect("text")
+    }
+
+    /// The log's lines without their timestamps.
+    pub async fn log_lines(&self, build_id: &str) -> Vec<String> {
+        self.log(build_id)
+            .await
+            .lines()
+            .map(|l| {
+                l.split_once(' ')
+                    .map(|(_, rest)| rest.to_owned())
+                    .unwrap_or_default()
+            })
+            .collect()
     }
 
     pub async fn db_status(&self, build_id: &str) -> String {

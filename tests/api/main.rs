@@ -12,3 +12,4 @@ mod status_machine;
 mod users;
 mod versions;
 mod wait_for_finish;
+mod worker;

@@ -1,0 +1,302 @@
+//! The worker's statements: claim, heartbeat, status moves, terminal writes and rescue. They are
+//! the contract between the API and the workers. Every write is a conditional UPDATE on the
+//! current status, and every worker write is fenced by the worker's id: a worker that lost its
+//! lease touches 0 rows.
+
+use std::time::Duration;
+
+use serde_json::Value;
+use sqlx::types::Json;
+use sqlx::{FromRow, PgPool};
+
+use crate::domain::BuildStatus;
+
+/// A build just claimed, with what running it needs.
+#[derive(Debug, Clone, FromRow)]
+pub struct ClaimedBuild {
+    pub id: String,
+    pub act_id: String,
+    pub user_id: String,
+    pub username: String,
+    pub actor_name: String,
+    pub version_number: String,
+    pub build_number_int: i32,
+    pub tag: Option<String>,
+    pub options: Json<Value>,
+}
+
+impl ClaimedBuild {
+    pub fn build_number(&self) -> String {
+        format!("{}.{}", self.version_number, self.build_number_int)
+    }
+
+    pub fn memory_mbytes(&self) -> u64 {
+        self.options.0["memoryMbytes"].as_u64().unwrap_or(4096)
+    }
+}
+
+fn millis(d: Duration) -> i64 {
+    i64::try_from(d.as_millis()).unwrap_or(i64::MAX)
+}
+
+fn leased() -> Vec<&'static str> {
+    BuildStatus::LEASED.iter().map(|s| s.as_str()).collect()
+}
+
+/// Claims up to `free` READY builds, oldest first, in one statement. `SKIP LOCKED` lets any
+/// number of workers claim at once without taking a build twice.
+pub async fn claim(
+    pool: &PgPool,
+    worker_id: &str,
+    free: usize,
+    lease: Duration,
+) -> Result<Vec<ClaimedBuild>, sqlx::Error> {
+    sqlx::query_as(
+        "UPDATE builds b
+         SET status = 'RUNNING', worker_id = $1, run_started_at = now(),
+             lease_expires_at = now() + $3 * interval '1 millisecond'
+         FROM (SELECT id FROM builds WHERE status = 'READY' ORDER BY started_at, id LIMIT $2
+               FOR UPDATE SKIP LOCKED) ready, actors a, users u
+         WHERE b.id = ready.id AND a.id = b.act_id AND u.id = b.user_id
+         RETURNING b.id, b.act_id, b.user_id, u.username, a.name AS actor_name, b.version_number,
+                   b.build_number_int, b.tag, b.options",
+    )
+    .bind(worker_id)
+    .bind(i64::try_from(free).unwrap_or(i64::MAX))
+    .bind(millis(lease))
+    .fetch_all(pool)
+    .await
+}
+
+/// Renews the leases of the worker's active builds and reports their statuses. A build missing
+/// from the answer is no longer this worker's (the rescuer ended it).
+pub async fn heartbeat(
+    pool: &PgPool,
+    worker_id: &str,
+    build_ids: &[String],
+    lease: Duration,
+) -> Result<Vec<(String, BuildStatus)>, sqlx::Error> {
+    if build_ids.is_empty() {
+        return Ok(Vec::new());
+    }
+    let rows: Vec<(String, String)> = sqlx::query_as(
+        "UPDATE builds SET lease_expires_at = now() + $3 * interval '1 millisecond'
+         WHERE id = ANY($2) AND worker_id = $1 AND status = ANY($4)
+         RETURNING id, status",
+    )
+    .bind(worker_id)
+    .bind(build_ids)
+    .bind(millis(lease))
+    .bind(leased())
+    .fetch_all(pool)
+    .await?;
+    Ok(rows
+        .into_iter()
+        .filter_map(|(id, status)| Some((id, status.parse().ok()?)))
+        .collect())
+}
+
+/// The status of a build this worker holds, and who asked to abort it; `None` when the build
+/// is no longer this worker's.
+pub async fn held_status(
+    pool: &PgPool,
+    build_id: &str,
+    worker_id: &str,
+) -> Result<Option<(BuildStatus, Option<String>)>, sqlx::Error> {
+    let row: Option<(String, Option<String>)> = sqlx::query_as(
+        "SELECT b.status, CASE WHEN b.aborted_by = 'SYSTEM' THEN 'SYSTEM' ELSE u.username END
+         FROM builds b LEFT JOIN users u ON u.id = b.aborted_by WHERE b.id = $1 AND b.worker_id = $2",
+    )
+    .bind(build_id)
+    .bind(worker_id)
+    .fetch_optional(pool)
+    .await?;
+    Ok(row.and_then(|(status, by)| Some((status.parse().ok()?, by))))
+}
+
+/// A non-terminal move of a held build (RUNNING→TIMING-OUT, RUNNING→ABORTING at shutdown).
+/// `aborted_by` is recorded for aborts.
+pub async fn move_held(
+    pool: &PgPool,
+    build_id: &str,
+    worker_id: &str,
+    from: BuildStatus,
+    to: BuildStatus,
+    aborted_by: Option<&str>,
+) -> Result<bool, sqlx::Error> {
+    if !from.can_move_to(to) || to.is_terminal() {
+        return Err(sqlx::Error::Protocol(format!(
+            "{from} -> {to} is not a move a worker makes"
+        )));
+    }
+    let done = sqlx::query(
+        "UPDATE builds SET status = $4,
+            abort_requested_at = CASE WHEN $5::text IS NULL THEN abort_requested_at ELSE now() END,
+            aborted_by = coalesce($5, aborted_by)
+         WHERE id = $1 AND worker_id = $2 AND status = $3",
+    )
+    .bind(build_id)
+    .bind(worker_id)
+    .bind(from.as_str())
+    .bind(to.as_str())
+    .bind(aborted_by)
+    .execute(pool)
+    .await?;
+    Ok(done.rows_affected() == 1)
+}
+
+/// What was read from the Actor's sources.
+pub async fn save_definition(
+    pool: &PgPool,
+    build_id: &str,
+    worker_id: &str,
+    definition: Option<&Value>,
+    input_schema: Option<&str>,
+    readme: Option<&str>,
+) -> Result<bool, sqlx::Error> {
+    let done = sqlx::query(
+        "UPDATE builds SET actor_definition = $3, input_schema = $4, readme = $5
+         WHERE id = $1 AND worker_id = $2 AND status = ANY($6)",
+    )
+    .bind(build_id)
+    .bind(worker_id)
+    .bind(definition.map(Json))
+    .bind(input_schema)
+    .bind(readme)
+    .bind(leased())
+    .execute(pool)
+    .await?;
+    Ok(done.rows_affected() == 1)
+}
+
+/// SET clause of every terminal write: finishedAt (once, here), run time, compute units
+/// (memory GB × hours of run time) and their price, `$price` being the price parameter.
+fn terminal_set(price: &str) -> String {
+    format!(
+        "finished_at = now(),
+         stats = jsonb_build_object('durationMillis', c.duration_ms, 'runTimeSecs', c.run_secs,
+                                    'computeUnits', c.cu, 'imageSizeBytes', 0),
+         usage = jsonb_build_object('ACTOR_COMPUTE_UNITS', c.cu),
+         usage_total_usd = c.cu * {price},
+         usage_usd = jsonb_build_object('ACTOR_COMPUTE_UNITS', c.cu * {price})"
+    )
+}
+
+/// Columns of the subquery `c` that `terminal_set` reads, computed from a build row.
+const USAGE_COLUMNS: &str = "id,
+    round(extract(epoch FROM now() - started_at) * 1000)::bigint AS duration_ms,
+    extract(epoch FROM now() - coalesce(run_started_at, now()))::float8 AS run_secs,
+    coalesce((options->>'memoryMbytes')::float8, 4096) / 1024
+        * extract(epoch FROM now() - coalesce(run_started_at, now()))::float8 / 3600 AS cu";
+
+/// The terminal write of a held build: `from` → `to` with finishedAt and usage, fenced by worker
+/// and status. On SUCCEEDED the build's tag moves to it in the same transaction. `false` when the
+/// build was not in `from` (an abort or the rescuer came first).
+pub async fn finish(
+    pool: &PgPool,
+    build_id: &str,
+    worker_id: &str,
+    from: BuildStatus,
+    to: BuildStatus,
+    price_per_unit: f64,
+) -> Result<bool, sqlx::Error> {
+    if !from.can_move_to(to) || !to.is_terminal() {
+        return Err(sqlx::Error::Protocol(format!(
+            "{from} -> {to} is not a terminal move"
+        )));
+    }
+    let mut tx = pool.begin().await?;
+    let moved: Option<(String, Option<String>)> = sqlx::query_as(&format!(
+        "UPDATE builds b SET status = $4, {}
+         FROM (SELECT {USAGE_COLUMNS} FROM builds WHERE id = $1) c
+         WHERE b.id = c.id AND b.id = $1 AND b.worker_id = $2 AND b.status = $3
+         RETURNING b.act_id, b.tag",
+        terminal_set("$5")
+    ))
+    .bind(build_id)
+    .bind(worker_id)
+    .bind(from.as_str())
+    .bind(to.as_str())
+    .bind(price_per_unit)
+    .fetch_optional(&mut *tx)
+    .await?;
+    let Some((act_id, tag)) = moved else {
+        return Ok(false);
+    };
+    if let (BuildStatus::Succeeded, Some(tag)) = (to, tag) {
+        sqlx::query(
+            "INSERT INTO actor_tags (actor_id, tag, build_id) VALUES ($1, $2, $3)
+             ON CONFLICT (actor_id, tag) DO UPDATE SET build_id = EXCLUDED.build_id",
+        )
+        .bind(&act_id)
+        .bind(&tag)
+        .bind(build_id)
+        .execute(&mut *tx)
+        .await?;
+    }
+    tx.commit().await?;
+    Ok(true)
+}
+
+/// Advisory lock key under which at most one rescuer runs at a time.
+const RESCUER_LOCK: i64 = 0x6275_696c_6473; // "builds"
+
+/// Ends the builds whose worker's lease lapsed (RUNNING→FAILED, ABORTING→ABORTED,
+/// TIMING-OUT→TIMED-OUT), with a log line saying why. Returns the builds moved and their new
+/// status; does nothing while another rescuer runs.
+pub async fn rescue(
+    pool: &PgPool,
+    price_per_unit: f64,
+) -> Result<Vec<(String, BuildStatus)>, sqlx::Error> {
+    let mut tx = pool.begin().await?;
+    let locked: bool = sqlx::query_scalar("SELECT pg_try_advisory_xact_lock($1)")
+        .bind(RESCUER_LOCK)
+        .fetch_one(&mut *tx)
+        .await?;
+    if !locked {
+        return Ok(Vec::new());
+    }
+    let leased_statuses = BuildStatus::LEASED;
+    let case: String = leased_statuses
+        .iter()
+        .filter_map(|s| {
+            s.after_worker_lost()
+                .map(|to| format!(" WHEN '{s}' THEN '{to}'"))
+        })
+        .collect();
+    let rows: Vec<(String, String)> = sqlx::query_as(&format!(
+        "UPDATE builds b SET status = CASE b.status{case} END, {}
+         FROM (SELECT {USAGE_COLUMNS} FROM builds
+               WHERE status = ANY($1) AND lease_expires_at < now() FOR UPDATE SKIP LOCKED) c
+         WHERE b.id = c.id
+         RETURNING b.id, b.status",
+        terminal_set("$2")
+    ))
+    .bind(leased())
+    .bind(price_per_unit)
+    .fetch_all(&mut *tx)
+    .await?;
+    let rescued: Vec<(String, BuildStatus)> = rows
+        .into_iter()
+        .filter_map(|(id, status)| Some((id, status.parse().ok()?)))
+        .collect();
+    if !rescued.is_empty() {
+        let ids: Vec<&str> = rescued.iter().map(|(id, _)| id.as_str()).collect();
+        let lines: Vec<String> = rescued
+            .iter()
+            .map(|(_, status)| {
+                format!("The worker running this build was lost; the build is now {status}.")
+            })
+            .collect();
+        sqlx::query(
+            "INSERT INTO build_log_lines (build_id, at, line)
+             SELECT t.id, now(), t.line FROM unnest($1::text[], $2::text[]) AS t(id, line)",
+        )
+        .bind(ids)
+        .bind(lines)
+        .execute(&mut *tx)
+        .await?;
+    }
+    tx.commit().await?;
+    Ok(rescued)
+}
