@@ -1,0 +1,217 @@
+//! Worker processes of their own (the real binary) sharing one database with the test's app.
+
+use std::collections::{HashMap, HashSet};
+use std::process::{Child, Command, Stdio};
+use std::time::{Duration, Instant};
+
+use actor_builds::domain::BuildStatus;
+use actor_builds::storage::{logs, queue};
+
+use crate::helpers::{data, spawn_app, TestApp};
+
+/// A worker process (`actor-builds worker`) over the test app's database.
+fn spawn_worker(app: &TestApp, slots: &str, command: &str) -> Child {
+    Command::new(env!("CARGO_BIN_EXE_actor-builds"))
+        .arg("worker")
+        .env_clear()
+        .env("PATH", std::env::var("PATH").unwrap_or_default())
+        .env("DATABASE_URL", &app.settings.database_url.0)
+        .env("DATABASE_POOL_SIZE", "4")
+        .env("WORKER_CONCURRENCY", slots)
+        .env("HEARTBEAT_SECS", "1")
+        .env("ABORT_GRACE_SECS", "1")
+        .env("BUILD_COMMAND", command)
+        .env(
+            "WORK_DIR",
+            app.work_dir
+                .join(format!("worker-{}", uuid::Uuid::new_v4().simple())),
+        )
+        .env("RUST_LOG", "warn")
+        .stdin(Stdio::null())
+        .stdout(Stdio::null())
+        .spawn()
+        .expect("start a worker process")
+}
+
+struct Reaped(Vec<Child>);
+
+impl Drop for Reaped {
+    fn drop(&mut self) {
+        for child in &mut self.0 {
+            let _ = child.kill();
+            let _ = child.wait();
+        }
+    }
+}
+
+async fn create_builds(app: &TestApp, actor_id: &str, n: usize) -> Vec<String> {
+    let mut ids = Vec::new();
+    for _ in 0..n / 20 {
+        let batch = (0..20).map(|_| app.create_build(actor_id));
+        ids.extend(
+            futures_util::future::join_all(batch)
+                .await
+                .into_iter()
+                .filter_map(|b| b["id"].as_str().map(str::to_owned)),
+        );
+    }
+    ids
+}
+
+/// Two worker processes, 200 builds: every build is claimed exactly once and succeeds.
+#[tokio::test]
+async fn two_worker_processes_claim_each_build_once() {
+    let app = spawn_app().await;
+    let actor = app.create_actor("shared-queue").await;
+    let actor_id = actor["id"].as_str().unwrap_or_default().to_owned();
+    let _workers = Reaped(vec![
+        spawn_worker(&app, "4", "sleep 0.02"),
+        spawn_worker(&app, "4", "sleep 0.02"),
+    ]);
+    let ids = create_builds(&app, &actor_id, 200).await;
+    assert_eq!(ids.len(), 200);
+
+    let deadline = Instant::now() + Duration::from_secs(120);
+    loop {
+        let open: i64 = sqlx::query_scalar("SELECT count(*) FROM builds WHERE finished_at IS NULL")
+            .fetch_one(&app.pool)
+            .await
+            .expect("count");
+        if open == 0 {
+            break;
+        }
+        assert!(Instant::now() < deadline, "{open} builds never finished");
+        tokio::time::sleep(Duration::from_millis(200)).await;
+    }
+    let statuses: Vec<(String, String, Option<String>)> =
+        sqlx::query_as("SELECT id, status, worker_id FROM builds")
+            .fetch_all(&app.pool)
+            .await
+            .expect("builds");
+    assert!(
+        statuses.iter().all(|(_, s, _)| s == "SUCCEEDED"),
+        "{statuses:?}"
+    );
+    let workers: HashSet<&Option<String>> = statuses.iter().map(|(_, _, w)| w).collect();
+    assert_eq!(workers.len(), 2, "both workers took builds");
+
+    // Each build was started once: one "started on worker" line per build.
+    let starts: Vec<(String, i64)> = sqlx::query_as(
+        "SELECT build_id, count(*) FROM build_log_lines WHERE line LIKE '% started on worker %' GROUP BY build_id",
+    )
+    .fetch_all(&app.pool)
+    .await
+    .expect("starts");
+    let starts: HashMap<String, i64> = starts.into_iter().collect();
+    for id in &ids {
+        assert_eq!(
+            starts.get(id),
+            Some(&1),
+            "build {id} was started {:?} times",
+            starts.get(id)
+        );
+    }
+}
+
+/// A worker killed with SIGKILL mid-build: once its lease lapses, another worker's rescuer ends
+/// its builds (RUNNING→FAILED, ABORTING→ABORTED), and a late write of the dead worker touches
+/// nothing.
+#[tokio::test]
+async fn builds_of_a_killed_worker_are_rescued() {
+    let app = spawn_app().await;
+    let actor = app.create_actor("orphaned").await;
+    let actor_id = actor["id"].as_str().unwrap_or_default().to_owned();
+    let pid_dir = app.work_dir.join("pids");
+    std::fs::create_dir_all(&pid_dir).expect("pid dir");
+    let command = format!(
+        "echo $$ > {}/$ACTOR_BUILD_ID; echo started; exec sleep 300",
+        pid_dir.display()
+    );
+    let mut doomed = spawn_worker(&app, "2", &command);
+
+    let ids = [
+        app.create_build(&actor_id).await,
+        app.create_build(&actor_id).await,
+    ]
+    .map(|b| b["id"].as_str().unwrap_or_default().to_owned());
+    for id in &ids {
+        let deadline = Instant::now() + Duration::from_secs(30);
+        while !app.log_lines(id).await.iter().any(|l| l == "started") {
+            assert!(Instant::now() < deadline, "build {id} never started");
+            tokio::time::sleep(Duration::from_millis(50)).await;
+        }
+    }
+    let dead_worker: String = sqlx::query_scalar("SELECT worker_id FROM builds WHERE id = $1")
+        .bind(&ids[0])
+        .fetch_one(&app.pool)
+        .await
+        .expect("worker id");
+
+    doomed.kill().expect("SIGKILL the worker");
+    doomed.wait().expect("reap the worker");
+    // The builds' processes outlive their worker; end them so the machine stays clean.
+    for id in &ids {
+        if let Some(pid) = std::fs::read_to_string(pid_dir.join(id))
+            .ok()
+            .and_then(|p| p.trim().parse::<i32>().ok())
+        {
+            let _ = nix::sys::signal::kill(
+                nix::unistd::Pid::from_raw(pid),
+                nix::sys::signal::Signal::SIGKILL,
+            );
+        }
+    }
+    let res = app
+        .post(&format!("/v2/actor-builds/{}/abort", ids[1]))
+        .send()
+        .await
+        .expect("abort");
+    assert_eq!(data(res).await["status"], "ABORTING");
+
+    let rescued_at = Instant::now();
+    let _rescuer = Reaped(vec![spawn_worker(&app, "1", "true")]);
+    let failed = app.wait_for_status(&ids[0], &["FAILED"], 30).await;
+    let aborted = app.wait_for_status(&ids[1], &["ABORTED"], 30).await;
+    assert!(rescued_at.elapsed() < Duration::from_secs(15));
+    assert!(failed["finishedAt"].is_string() && aborted["finishedAt"].is_string());
+    for id in &ids {
+        let lines = app.log_lines(id).await;
+        assert!(
+            lines
+                .last()
+                .is_some_and(|l| l.contains("worker running this build was lost")),
+            "{lines:?}"
+        );
+    }
+
+    // Late writes of the dead worker touch 0 rows.
+    let late = queue::finish(
+        &app.pool,
+        &ids[0],
+        &dead_worker,
+        BuildStatus::Running,
+        BuildStatus::Succeeded,
+        0.25,
+    )
+    .await;
+    assert_eq!(late.ok(), Some(false));
+    let late = queue::finish(
+        &app.pool,
+        &ids[1],
+        &dead_worker,
+        BuildStatus::Aborting,
+        BuildStatus::Aborted,
+        0.25,
+    )
+    .await;
+    assert_eq!(late.ok(), Some(false));
+    let late_log = logs::append(
+        &app.pool,
+        &ids[0],
+        &dead_worker,
+        &[(chrono::Utc::now(), "late".into())],
+    )
+    .await;
+    assert_eq!(late_log.ok(), Some(false));
+    assert_eq!(app.db_status(&ids[0]).await, "FAILED");
+}
