@@ -5,6 +5,7 @@ pub mod cli;
 pub mod domain;
 pub mod error;
 pub mod json;
+pub mod metrics;
 pub mod routes;
 pub mod settings;
 pub mod startup;

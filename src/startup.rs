@@ -41,6 +41,7 @@ impl Application {
         listener: TcpListener,
     ) -> std::io::Result<Self> {
         let port = listener.local_addr()?.port();
+        crate::metrics::install();
         let state = web::Data::new(AppState {
             pool,
             events,

@@ -59,6 +59,7 @@ fn actor_routes(cfg: &mut web::ServiceConfig) {
 pub fn configure(cfg: &mut web::ServiceConfig) {
     cfg.service(resource("/health").get(service::health))
         .service(resource("/ready").get(service::ready))
+        .service(resource("/metrics").get(service::metrics))
         .service(resource("/v2/users/me").get(users::me))
         .service(web::scope("/v2/actors").configure(actor_routes))
         .service(web::scope("/v2/acts").configure(actor_routes))

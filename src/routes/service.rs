@@ -12,6 +12,13 @@ pub async fn health() -> HttpResponse {
         .body("ok")
 }
 
+/// Prometheus text format.
+pub async fn metrics(state: web::Data<AppState>) -> HttpResponse {
+    HttpResponse::Ok()
+        .content_type("text/plain; version=0.0.4; charset=utf-8")
+        .body(crate::metrics::render(&state.pool).await)
+}
+
 /// 200 only when the database answers within a second.
 pub async fn ready(state: web::Data<AppState>) -> HttpResponse {
     let ping = sqlx::query("SELECT 1").execute(&state.pool);

@@ -54,7 +54,7 @@ where
             .unwrap_or_else(|| uuid::Uuid::new_v4().to_string());
         let route = req.match_pattern().unwrap_or_else(|| "<unmatched>".into());
         let method = req.method().to_string();
-        let span = tracing::info_span!("request", %method, %route, %request_id);
+        let span = tracing::info_span!("request", method = %method, route = %route, %request_id);
         let quiet = matches!(route.as_str(), "/health" | "/ready" | "/metrics");
         let started = Instant::now();
         let fut = self.service.call(req);
@@ -62,7 +62,9 @@ where
             async move {
                 let mut res = fut.await?;
                 let status = res.status().as_u16();
-                let millis = started.elapsed().as_secs_f64() * 1000.0;
+                let elapsed = started.elapsed();
+                crate::metrics::http_request(&method, &route, status, elapsed);
+                let millis = elapsed.as_secs_f64() * 1000.0;
                 if quiet {
                     tracing::debug!(status, millis, "request");
                 } else {

@@ -262,7 +262,15 @@ pub async fn abort(
         .fetch_optional(&mut *tx)
         .await?;
     let build = match moved {
-        Some(build) => Some(build),
+        Some(build) => {
+            if let Some(from) = BuildStatus::ABORTABLE
+                .into_iter()
+                .find(|s| s.after_abort() == Some(build.status))
+            {
+                crate::metrics::transition(from, build.status);
+            }
+            Some(build)
+        }
         // Nothing moved: read the row as it is now (after any concurrent abort committed).
         None => get_for_user(&mut *tx, id, user_id).await?,
     };

@@ -10,6 +10,7 @@ use sqlx::types::Json;
 use sqlx::{FromRow, PgPool};
 
 use crate::domain::BuildStatus;
+use crate::metrics;
 
 /// A build just claimed, with what running it needs.
 #[derive(Debug, Clone, FromRow)]
@@ -23,6 +24,8 @@ pub struct ClaimedBuild {
     pub build_number_int: i32,
     pub tag: Option<String>,
     pub options: Json<Value>,
+    /// How long the build waited READY.
+    pub waited_secs: f64,
 }
 
 impl ClaimedBuild {
@@ -51,7 +54,8 @@ pub async fn claim(
     free: usize,
     lease: Duration,
 ) -> Result<Vec<ClaimedBuild>, sqlx::Error> {
-    sqlx::query_as(
+    let started = std::time::Instant::now();
+    let claimed: Vec<ClaimedBuild> = sqlx::query_as(
         "UPDATE builds b
          SET status = 'RUNNING', worker_id = $1, run_started_at = now(),
              lease_expires_at = now() + $3 * interval '1 millisecond'
@@ -59,13 +63,20 @@ pub async fn claim(
                FOR UPDATE SKIP LOCKED) ready, actors a, users u
          WHERE b.id = ready.id AND a.id = b.act_id AND u.id = b.user_id
          RETURNING b.id, b.act_id, b.user_id, u.username, a.name AS actor_name, b.version_number,
-                   b.build_number_int, b.tag, b.options",
+                   b.build_number_int, b.tag, b.options,
+                   extract(epoch FROM now() - b.started_at)::float8 AS waited_secs",
     )
     .bind(worker_id)
     .bind(i64::try_from(free).unwrap_or(i64::MAX))
     .bind(millis(lease))
     .fetch_all(pool)
-    .await
+    .await?;
+    metrics::claim_query(started.elapsed());
+    for build in &claimed {
+        metrics::transition(BuildStatus::Ready, BuildStatus::Running);
+        metrics::pickup(Duration::from_secs_f64(build.waited_secs.max(0.0)));
+    }
+    Ok(claimed)
 }
 
 /// Renews the leases of the worker's active builds and reports their statuses. A build missing
@@ -142,7 +153,11 @@ pub async fn move_held(
     .bind(aborted_by)
     .execute(pool)
     .await?;
-    Ok(done.rows_affected() == 1)
+    let moved = done.rows_affected() == 1;
+    if moved {
+        metrics::transition(from, to);
+    }
+    Ok(moved)
 }
 
 /// What was read from the Actor's sources.
@@ -235,6 +250,7 @@ pub async fn finish(
         .await?;
     }
     tx.commit().await?;
+    metrics::transition(from, to);
     Ok(true)
 }
 
@@ -280,6 +296,14 @@ pub async fn rescue(
         .into_iter()
         .filter_map(|(id, status)| Some((id, status.parse().ok()?)))
         .collect();
+    for (_, to) in &rescued {
+        if let Some(from) = leased_statuses
+            .into_iter()
+            .find(|s| s.after_worker_lost() == Some(*to))
+        {
+            metrics::transition(from, *to);
+        }
+    }
     if !rescued.is_empty() {
         let ids: Vec<&str> = rescued.iter().map(|(id, _)| id.as_str()).collect();
         let lines: Vec<String> = rescued

@@ -64,6 +64,7 @@ pub(crate) async fn run_build(
         build,
         stop,
         deadline: Instant::now(),
+        stop_noticed: None,
     };
     run.deadline = Instant::now() + run.worker.settings.build_timeout;
     tracing::info!(build_number = %run.build.build_number(), "build started");
@@ -85,6 +86,8 @@ struct BuildRun {
     stop: watch::Receiver<StopRequest>,
     log: BuildLog,
     deadline: Instant,
+    /// When the worker learned that the build must stop (abort or timeout).
+    stop_noticed: Option<Instant>,
 }
 
 impl BuildRun {
@@ -149,6 +152,9 @@ impl BuildRun {
                 _ = flush.tick() => self.log.flush().await,
             }
         };
+        if matches!(ending, Ending::TimedOut | Ending::Stop(_)) {
+            self.stop_noticed = Some(Instant::now());
+        }
         self.stop_process(&ending, handle.as_mut()).await;
         // Whatever the process wrote before it ended; the pipes close once its group is gone.
         let drain_until = Instant::now() + Duration::from_millis(500);
@@ -377,6 +383,9 @@ impl BuildRun {
         self.log.flush().await;
         if let Some(to) = from.stop_outcome() {
             if self.finish(from, to).await {
+                if let Some(noticed) = self.stop_noticed {
+                    crate::metrics::stop_to_end(noticed.elapsed());
+                }
                 tracing::info!(status = %to, "build ended");
             }
         }

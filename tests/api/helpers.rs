@@ -6,6 +6,8 @@ use actor_builds::settings::Settings;
 use actor_builds::startup::Application;
 use actor_builds::storage::{self, users};
 use actor_builds::worker::WorkerPool;
+
+pub use crate::chaos::ChaosProxy;
 use reqwest::{Method, RequestBuilder};
 use serde_json::{json, Value};
 use sqlx::postgres::PgConnectOptions;
@@ -61,10 +63,25 @@ pub async fn spawn_app() -> TestApp {
 
 /// The app with settings overridden by `env` pairs (as the environment would give them).
 pub async fn spawn_app_with(env: &[(&str, &str)]) -> TestApp {
+    spawn(env, None).await
+}
+
+/// The app with its database reached through a proxy of the test's own, which can cut it.
+pub async fn spawn_app_behind_proxy(env: &[(&str, &str)]) -> (TestApp, ChaosProxy) {
+    let proxy = ChaosProxy::start("127.0.0.1:5432").await;
+    let app = spawn(env, Some(proxy.port())).await;
+    (app, proxy)
+}
+
+async fn spawn(env: &[(&str, &str)], through_port: Option<u16>) -> TestApp {
     let (db_name, url) = fresh_database().await;
     let work_dir = std::env::temp_dir().join(format!("actor-builds-{db_name}"));
+    let app_url = match through_port {
+        Some(port) => url.replacen(":5432/", &format!(":{port}/"), 1),
+        None => url.clone(),
+    };
     let mut vars: Vec<(String, String)> = vec![
-        ("DATABASE_URL".into(), url),
+        ("DATABASE_URL".into(), app_url),
         ("WORK_DIR".into(), work_dir.to_string_lossy().into_owned()),
         ("HEARTBEAT_SECS".into(), "1".into()),
         ("ABORT_GRACE_SECS".into(), "2".into()),
@@ -82,13 +99,19 @@ pub async fn spawn_app_with(env: &[(&str, &str)]) -> TestApp {
     })
     .expect("test settings");
     let settings = Arc::new(settings);
-    let pool = storage::pool(&settings).expect("pool");
+    // The test's own pool always reaches the database directly.
+    let pool = sqlx::postgres::PgPoolOptions::new()
+        .max_connections(8)
+        .connect(&url)
+        .await
+        .expect("pool");
     storage::migrate(&pool).await.expect("migrations");
-    let events = BuildEvents::start(pool.clone());
+    let app_pool = storage::pool(&settings).expect("pool");
+    let events = BuildEvents::start(app_pool.clone());
     let workers = (settings.worker.concurrency > 0)
-        .then(|| WorkerPool::start(pool.clone(), events.clone(), settings.worker.clone()));
+        .then(|| WorkerPool::start(app_pool.clone(), events.clone(), settings.worker.clone()));
     let listener = std::net::TcpListener::bind("127.0.0.1:0").expect("bind");
-    let app = Application::with_listener(settings.clone(), pool.clone(), events.clone(), listener)
+    let app = Application::with_listener(settings.clone(), app_pool, events.clone(), listener)
         .expect("app");
     let address = format!("http://127.0.0.1:{}", app.port());
     tokio::spawn(app.run_until_stopped());
