@@ -6,6 +6,7 @@ pub mod domain;
 pub mod error;
 pub mod json;
 pub mod metrics;
+pub mod rate_limit;
 pub mod routes;
 pub mod settings;
 pub mod startup;

@@ -55,6 +55,8 @@ pub struct Settings {
     pub log_format: LogFormat,
     pub worker: WorkerSettings,
     pub compute_unit_price_usd: f64,
+    /// Requests per second per token; `None` when rate limiting is off.
+    pub rate_limit_per_second: Option<f64>,
 }
 
 #[derive(Clone, Debug)]
@@ -130,7 +132,15 @@ impl Settings {
                 problem: "must be at least 1".into(),
             });
         }
+        let rate_limit: f64 = read.parse("RATE_LIMIT_PER_SECOND", 0.0)?;
+        if !(rate_limit.is_finite() && rate_limit >= 0.0) {
+            return Err(SettingsError {
+                key: "RATE_LIMIT_PER_SECOND",
+                problem: "must be a number of at least 0 (0 turns rate limiting off)".into(),
+            });
+        }
         Ok(Settings {
+            rate_limit_per_second: (rate_limit > 0.0).then_some(rate_limit),
             database_url: DatabaseUrl(database_url),
             bind_addr: read.parse("BIND_ADDR", SocketAddr::from(([127, 0, 0, 1], 8080)))?,
             database_pool_size: pool,

@@ -9,6 +9,7 @@ use actix_web::{web, App, HttpServer};
 use sqlx::PgPool;
 
 use crate::build_events::BuildEvents;
+use crate::rate_limit::RateLimiter;
 use crate::routes;
 use crate::settings::Settings;
 
@@ -16,6 +17,7 @@ pub struct AppState {
     pub pool: PgPool,
     pub events: BuildEvents,
     pub settings: Arc<Settings>,
+    pub rate_limiter: Option<RateLimiter>,
 }
 
 pub struct Application {
@@ -45,6 +47,7 @@ impl Application {
         let state = web::Data::new(AppState {
             pool,
             events,
+            rate_limiter: settings.rate_limit_per_second.map(RateLimiter::new),
             settings,
         });
         let server = HttpServer::new(move || {

@@ -53,6 +53,11 @@ async fn authenticate(req: HttpRequest) -> Result<Option<User>, ApiError> {
         return Ok(None);
     };
     let state = state(&req)?;
+    if let Some(limiter) = &state.rate_limiter {
+        if !limiter.allow(&token) {
+            return Err(ApiError::RateLimitExceeded);
+        }
+    }
     match users::user_by_token(&state.pool, &token).await? {
         Some(user) => Ok(Some(user)),
         None => Err(ApiError::InvalidToken),

@@ -53,3 +53,25 @@ async fn metrics_in_prometheus_text() {
     assert!(has("db_pool_connections "), "{text}");
     assert!(!text.contains(&app.token), "no secrets in metrics");
 }
+
+#[tokio::test]
+async fn rate_limit_per_token() {
+    let app = crate::helpers::spawn_app_with(&[("RATE_LIMIT_PER_SECOND", "5")]).await;
+    let mut limited = 0;
+    for _ in 0..20 {
+        let res = app.get("/v2/users/me").send().await.expect("me");
+        if res.status() == 429 {
+            assert_eq!(crate::helpers::error_type(res).await, "rate-limit-exceeded");
+            limited += 1;
+        } else {
+            assert_eq!(res.status(), 200);
+        }
+    }
+    assert!(limited >= 10, "{limited} of 20 requests were limited");
+    let other = app.other_user("bob").await;
+    let res = app.client.get(app.url("/v2/users/me")).bearer_auth(&other).send().await.expect("me");
+    assert_eq!(res.status(), 200, "another token has its own budget");
+    tokio::time::sleep(std::time::Duration::from_millis(400)).await;
+    let res = app.get("/v2/users/me").send().await.expect("me");
+    assert_eq!(res.status(), 200, "the budget refills");
+}
