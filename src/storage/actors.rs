@@ -166,7 +166,7 @@ pub async fn list(
 ) -> Result<(i64, Vec<ActorListRow>), sqlx::Error> {
     let order = if desc { "DESC" } else { "ASC" };
     let items_sql = format!(
-        "SELECT {COLUMNS}, (SELECT count(*) FROM builds b WHERE b.act_id = a.id) AS total_builds
+        "SELECT {COLUMNS}, a.build_count AS total_builds
          FROM actors a JOIN users u ON u.id = a.user_id WHERE a.user_id = $1
          ORDER BY a.created_at {order}, a.id {order} LIMIT $2 OFFSET $3"
     );
@@ -183,7 +183,7 @@ pub async fn list(
 }
 
 pub async fn total_builds(db: impl PgExecutor<'_>, actor_id: &str) -> Result<i64, sqlx::Error> {
-    sqlx::query_scalar("SELECT count(*) FROM builds WHERE act_id = $1")
+    sqlx::query_scalar("SELECT build_count FROM actors WHERE id = $1")
         .bind(actor_id)
         .fetch_one(db)
         .await

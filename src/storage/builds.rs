@@ -176,9 +176,10 @@ pub async fn list(
     limit: i64,
     desc: bool,
 ) -> Result<(i64, Vec<BuildRecord>), sqlx::Error> {
-    let (column, key) = match scope {
-        BuildScope::User(user_id) => ("user_id", user_id),
-        BuildScope::Actor(actor_id) => ("act_id", actor_id),
+    // The column to filter on, and the table whose `build_count` is the total.
+    let (column, counter, key) = match scope {
+        BuildScope::User(user_id) => ("user_id", "users", user_id),
+        BuildScope::Actor(actor_id) => ("act_id", "actors", actor_id),
     };
     let order = if desc { "DESC" } else { "ASC" };
     let items_sql = format!(
@@ -190,7 +191,7 @@ pub async fn list(
         .bind(limit)
         .bind(offset)
         .fetch_all(pool);
-    let total_sql = format!("SELECT count(*) FROM builds WHERE {column} = $1");
+    let total_sql = format!("SELECT build_count FROM {counter} WHERE id = $1");
     let total = sqlx::query_scalar(&total_sql).bind(key).fetch_one(pool);
     let (items, total) = tokio::try_join!(items, total)?;
     Ok((total, items))

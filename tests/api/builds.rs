@@ -323,8 +323,20 @@ async fn delete_build_only_when_finished_and_untagged() {
         .await
         .expect("untag");
     assert_eq!(res.status(), 200);
+    let list = data(app.get("/v2/actor-builds").send().await.expect("list")).await;
+    assert_eq!(list["total"], 1);
     let res = delete(id.into()).await.expect("delete");
     assert_eq!(res.status(), 204);
+    let list = data(app.get("/v2/actor-builds").send().await.expect("list")).await;
+    assert_eq!(list["total"], 0, "the total follows deletions");
+    let of_actor = data(
+        app.get(&format!("/v2/actors/{actor_id}/builds"))
+            .send()
+            .await
+            .expect("list"),
+    )
+    .await;
+    assert_eq!(of_actor["total"], 0);
     assert!(res.bytes().await.map(|b| b.is_empty()).unwrap_or(false));
     let res = app
         .get(&format!("/v2/actor-builds/{id}"))

@@ -69,7 +69,13 @@ async fn rate_limit_per_token() {
     }
     assert!(limited >= 10, "{limited} of 20 requests were limited");
     let other = app.other_user("bob").await;
-    let res = app.client.get(app.url("/v2/users/me")).bearer_auth(&other).send().await.expect("me");
+    let res = app
+        .client
+        .get(app.url("/v2/users/me"))
+        .bearer_auth(&other)
+        .send()
+        .await
+        .expect("me");
     assert_eq!(res.status(), 200, "another token has its own budget");
     tokio::time::sleep(std::time::Duration::from_millis(400)).await;
     let res = app.get("/v2/users/me").send().await.expect("me");
