@@ -215,3 +215,74 @@ async fn builds_of_a_killed_worker_are_rescued() {
     assert_eq!(late_log.ok(), Some(false));
     assert_eq!(app.db_status(&ids[0]).await, "FAILED");
 }
+
+/// SIGTERM to `actor-builds serve`: it stops claiming, gives running builds the grace, aborts
+/// what is left as SYSTEM, kills its processes, and exits; nothing stays RUNNING.
+#[tokio::test]
+async fn sigterm_ends_running_builds_before_exit() {
+    let app = spawn_app().await;
+    let actor = app.create_actor("at-shutdown").await;
+    let pid_dir = app.work_dir.join("pids");
+    std::fs::create_dir_all(&pid_dir).expect("pid dir");
+    let mut server = Command::new(env!("CARGO_BIN_EXE_actor-builds"))
+        .arg("serve")
+        .env_clear()
+        .env("PATH", std::env::var("PATH").unwrap_or_default())
+        .env("DATABASE_URL", &app.settings.database_url.0)
+        .env("BIND_ADDR", "127.0.0.1:0")
+        .env("WORKER_CONCURRENCY", "1")
+        .env("SHUTDOWN_GRACE_SECS", "0.3")
+        .env("ABORT_GRACE_SECS", "1")
+        .env(
+            "BUILD_COMMAND",
+            format!(
+                "echo $$ > {}/$ACTOR_BUILD_ID; echo started; exec sleep 300",
+                pid_dir.display()
+            ),
+        )
+        .env("WORK_DIR", app.work_dir.join("serve"))
+        .env("RUST_LOG", "warn")
+        .stdout(Stdio::null())
+        .spawn()
+        .expect("serve");
+    let id = app
+        .create_build(actor["id"].as_str().unwrap_or_default())
+        .await["id"]
+        .as_str()
+        .unwrap_or_default()
+        .to_owned();
+    let deadline = Instant::now() + Duration::from_secs(30);
+    while !app.log_lines(&id).await.iter().any(|l| l == "started") {
+        assert!(Instant::now() < deadline, "never started");
+        tokio::time::sleep(Duration::from_millis(50)).await;
+    }
+    let build_pid: i32 = std::fs::read_to_string(pid_dir.join(&id))
+        .ok()
+        .and_then(|p| p.trim().parse().ok())
+        .unwrap_or(0);
+
+    let pid = nix::unistd::Pid::from_raw(i32::try_from(server.id()).unwrap_or(0));
+    nix::sys::signal::kill(pid, nix::sys::signal::Signal::SIGTERM).expect("SIGTERM");
+    let stopped = Instant::now();
+    let status = loop {
+        if let Some(status) = server.try_wait().expect("wait") {
+            break status;
+        }
+        assert!(
+            stopped.elapsed() < Duration::from_secs(15),
+            "serve did not exit"
+        );
+        tokio::time::sleep(Duration::from_millis(50)).await;
+    };
+    assert!(status.success(), "{status:?}");
+    let build = data(
+        app.get(&format!("/v2/actor-builds/{id}"))
+            .send()
+            .await
+            .expect("get"),
+    )
+    .await;
+    assert_eq!(build["status"], "ABORTED");
+    assert_eq!(build["abortedBy"], "SYSTEM");
+    assert!(build_pid > 0 && !actor_builds::worker::executor::process_alive(build_pid));
+}
