@@ -3,8 +3,6 @@
 use actix_web::http::StatusCode;
 use actix_web::{HttpResponse, ResponseError};
 
-use serde_json::json;
-
 #[derive(Debug, thiserror::Error)]
 pub enum ApiError {
     #[error("Authentication token was not provided")]
@@ -108,9 +106,12 @@ impl ResponseError for ApiError {
             }
             _ => {}
         }
-        crate::routes::respond::json(
-            self.status_code(),
-            &json!({ "error": { "type": self.error_type(), "message": self.to_string() } }),
-        )
+        let body = crate::routes::models::ErrorBody {
+            error: crate::routes::models::ErrorDetail {
+                kind: self.error_type().to_owned(),
+                message: self.to_string(),
+            },
+        };
+        crate::routes::respond::json(self.status_code(), &body)
     }
 }

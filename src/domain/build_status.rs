@@ -4,7 +4,7 @@ use std::str::FromStr;
 
 /// The eight statuses of a build. This type owns the table of allowed moves; the database
 /// trigger `builds_guard_status_move` mirrors it, and a test checks that the two agree.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Serialize, Deserialize)]
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Serialize, Deserialize, utoipa::ToSchema)]
 #[serde(rename_all = "SCREAMING-KEBAB-CASE")]
 pub enum BuildStatus {
     Ready,

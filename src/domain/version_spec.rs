@@ -2,11 +2,12 @@
 
 use base64::Engine;
 use serde::{Deserialize, Serialize};
+use utoipa::ToSchema;
 
 use super::VersionNumber;
 
 /// A version in a request body: every field optional, so that PUT can change only what is given.
-#[derive(Debug, Default, Deserialize)]
+#[derive(Debug, Default, Deserialize, ToSchema)]
 #[serde(rename_all = "camelCase")]
 pub struct VersionInput {
     pub version_number: Option<String>,
@@ -19,7 +20,7 @@ pub struct VersionInput {
     pub tarball_url: Option<String>,
 }
 
-#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize, ToSchema)]
 #[serde(rename_all = "camelCase")]
 pub struct EnvVar {
     pub name: String,
@@ -29,7 +30,7 @@ pub struct EnvVar {
     pub is_secret: bool,
 }
 
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize, ToSchema)]
 #[serde(rename_all = "UPPERCASE")]
 pub enum FileFormat {
     Text,
@@ -37,7 +38,7 @@ pub enum FileFormat {
 }
 
 /// A source file, or a folder (`{name, folder: true}`).
-#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize, ToSchema)]
 #[serde(untagged)]
 pub enum SourceFile {
     // File first: an entry with content is a file even when it says `"folder": false`.

@@ -1,11 +1,11 @@
 use std::collections::HashMap;
 
-use actix_web::http::StatusCode;
 use actix_web::{web, HttpRequest, HttpResponse};
 use serde::{Deserialize, Deserializer};
-use serde_json::{json, Map, Value};
+use serde_json::{Map, Value};
 
 use super::extract::{Caller, JsonBody, Query};
+use super::models::{Actor, ActorShort, ActorStats, TaggedBuild, Version};
 use super::respond;
 use crate::domain::version_spec::{check_tag, VersionInput, VersionSpec};
 use crate::domain::{new_id, ActorName, ActorRef};
@@ -102,31 +102,39 @@ pub async fn load(state: &AppState, user: &User, actor_id: &str) -> Result<Actor
 }
 
 /// The API's Actor object.
-async fn to_json(state: &AppState, actor: &ActorRecord) -> Result<Value, ApiError> {
-    let (versions, tagged, total_builds) = tokio::try_join!(
+async fn view(state: &AppState, actor: &ActorRecord) -> Result<Actor, ApiError> {
+    let (versions, tags, total_builds) = tokio::try_join!(
         versions::list(&state.pool, &actor.id),
-        actors::tagged_builds(&state.pool, &actor.id),
+        actors::tags(&state.pool, &actor.id),
         actors::total_builds(&state.pool, &actor.id),
     )?;
-    Ok(json!({
-        "id": actor.id,
-        "userId": actor.user_id,
-        "name": actor.name,
-        "username": actor.username,
-        "title": actor.title,
-        "description": actor.description,
-        "isPublic": actor.is_public,
-        "createdAt": timestamp(&actor.created_at),
-        "modifiedAt": timestamp(&actor.modified_at),
-        "stats": stats(total_builds),
-        "versions": versions.iter().map(versions::to_json).collect::<Vec<_>>(),
-        "defaultRunOptions": actor.default_run_options.0,
-        "taggedBuilds": tagged,
-    }))
-}
-
-fn stats(total_builds: i64) -> Value {
-    json!({ "totalBuilds": total_builds, "totalRuns": 0, "lastRunStartedAt": null })
+    let tagged_builds = tags
+        .into_iter()
+        .map(|t| {
+            let tagged = TaggedBuild {
+                build_number: format!("{}.{}", t.version_number, t.build_number_int),
+                build_id: t.build_id,
+                build_number_int: t.build_number_int,
+                finished_at: t.finished_at.as_ref().map(timestamp),
+            };
+            (t.tag, tagged)
+        })
+        .collect();
+    Ok(Actor {
+        id: actor.id.clone(),
+        user_id: actor.user_id.clone(),
+        name: actor.name.clone(),
+        username: actor.username.clone(),
+        title: actor.title.clone(),
+        description: actor.description.clone(),
+        is_public: actor.is_public,
+        created_at: timestamp(&actor.created_at),
+        modified_at: timestamp(&actor.modified_at),
+        stats: ActorStats::new(total_builds),
+        versions: versions.iter().map(Version::from).collect(),
+        default_run_options: actor.default_run_options.0.clone(),
+        tagged_builds,
+    })
 }
 
 /// `POST /v2/actors`
@@ -174,7 +182,7 @@ pub async fn create(
     let actor = load(&state, &user, &id).await?;
     Ok(respond::created(
         &format!("/v2/actors/{id}"),
-        to_json(&state, &actor).await?,
+        view(&state, &actor).await?,
     ))
 }
 
@@ -197,20 +205,9 @@ pub async fn list(
     let page = query.page()?;
     let (total, rows) =
         actors::list(&state.pool, &user.id, page.offset, page.limit, page.desc).await?;
-    let items = rows
-        .into_iter()
-        .map(|row| {
-            let a = row.actor;
-            json!({
-                "id": a.id,
-                "createdAt": timestamp(&a.created_at),
-                "modifiedAt": timestamp(&a.modified_at),
-                "name": a.name,
-                "username": a.username,
-                "title": a.title,
-                "stats": stats(row.total_builds),
-            })
-        })
+    let items: Vec<ActorShort> = rows
+        .iter()
+        .map(|row| ActorShort::new(&row.actor, row.total_builds))
         .collect();
     Ok(respond::ok(page.answer(total, items)))
 }
@@ -222,7 +219,7 @@ pub async fn get(
     path: web::Path<String>,
 ) -> Result<HttpResponse, ApiError> {
     let actor = load(&state, &user, &path).await?;
-    Ok(respond::ok(to_json(&state, &actor).await?))
+    Ok(respond::ok(view(&state, &actor).await?))
 }
 
 /// `PUT /v2/actors/{actorId}`: changes only the given fields; `taggedBuilds` moves or removes tags.
@@ -273,10 +270,7 @@ pub async fn update(
     }
     tx.commit().await?;
     let actor = load(&state, &user, &actor.id).await?;
-    Ok(respond::data(
-        StatusCode::OK,
-        to_json(&state, &actor).await?,
-    ))
+    Ok(respond::ok(view(&state, &actor).await?))
 }
 
 /// `DELETE /v2/actors/{actorId}`: its versions, builds and tags go with it.

@@ -6,6 +6,7 @@ use serde_json::json;
 
 use super::actors::load;
 use super::extract::{Caller, MaybeCaller, Query};
+use super::models::{Build, BuildShort};
 use super::respond;
 use crate::domain::version_spec::check_tag;
 use crate::domain::{Origin, VersionNumber};
@@ -76,7 +77,7 @@ pub async fn create(
     let build = wait_for_finish(&state, build, Some(&user.id), wait).await?;
     Ok(respond::created(
         &format!("/v2/actor-builds/{}", build.id),
-        build.to_json(true),
+        Build::new(&build, true),
     ))
 }
 
@@ -130,7 +131,7 @@ pub async fn get(
     }
     .ok_or(ApiError::NotFound("Build"))?;
     let build = wait_for_finish(&state, build, user_id, wait).await?;
-    Ok(respond::ok(build.to_json(user.is_some())))
+    Ok(respond::ok(Build::new(&build, user.is_some())))
 }
 
 /// The caller's build of the Actor in the path, or 404.
@@ -158,7 +159,7 @@ pub async fn get_of_actor(
     let (actor_id, build_id) = path.into_inner();
     let build = load_of_actor(&state, &user, &actor_id, &build_id).await?;
     let build = wait_for_finish(&state, build, Some(&user.id), wait).await?;
-    Ok(respond::ok(build.to_json(true)))
+    Ok(respond::ok(Build::new(&build, true)))
 }
 
 /// The build that the Actor's `defaultRunOptions.build` names: a tag (default `latest`) or a
@@ -189,7 +190,7 @@ pub async fn get_default(
         .await?
         .ok_or(ApiError::NotFound("Default build"))?;
     let build = wait_for_finish(&state, build, Some(&user.id), wait).await?;
-    Ok(respond::ok(build.to_json(true)))
+    Ok(respond::ok(Build::new(&build, true)))
 }
 
 /// `GET /v2/actor-builds`: all the caller's builds.
@@ -220,7 +221,7 @@ async fn list(
     let page = Query::parse(req)?.page()?;
     let (total, items) =
         builds::list(&state.pool, scope, page.offset, page.limit, page.desc).await?;
-    let items = items.iter().map(BuildRecord::to_short_json).collect();
+    let items: Vec<BuildShort> = items.iter().map(BuildShort::from).collect();
     Ok(respond::ok(page.answer(total, items)))
 }
 
@@ -233,7 +234,7 @@ pub async fn abort(
     let build = builds::abort(&state.pool, &path, &user.id)
         .await?
         .ok_or(ApiError::NotFound("Build"))?;
-    Ok(respond::ok(build.to_json(true)))
+    Ok(respond::ok(Build::new(&build, true)))
 }
 
 /// `POST /v2/actors/{actorId}/builds/{buildId}/abort` (deprecated alias)
@@ -247,7 +248,7 @@ pub async fn abort_of_actor(
     let build = builds::abort(&state.pool, &build_id, &user.id)
         .await?
         .ok_or(ApiError::NotFound("Build"))?;
-    Ok(respond::ok(build.to_json(true)))
+    Ok(respond::ok(Build::new(&build, true)))
 }
 
 /// `DELETE /v2/actor-builds/{buildId}`: only finished builds that no tag points at.

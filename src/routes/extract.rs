@@ -179,15 +179,15 @@ pub struct Page {
 impl Page {
     pub const MAX_LIMIT: i64 = 1000;
 
-    pub fn answer(&self, total: i64, items: Vec<serde_json::Value>) -> serde_json::Value {
-        serde_json::json!({
-            "total": total,
-            "offset": self.offset,
-            "limit": self.limit,
-            "count": items.len(),
-            "desc": self.desc,
-            "items": items,
-        })
+    pub fn answer<T>(&self, total: i64, items: Vec<T>) -> super::models::Page<T> {
+        super::models::Page {
+            total,
+            offset: self.offset,
+            limit: self.limit,
+            count: items.len(),
+            desc: self.desc,
+            items,
+        }
     }
 }
 

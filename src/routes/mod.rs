@@ -4,6 +4,7 @@ mod actors;
 mod builds;
 pub mod extract;
 mod logs;
+pub mod models;
 mod openapi;
 pub mod respond;
 mod service;

@@ -2,30 +2,37 @@
 
 use actix_web::http::StatusCode;
 use actix_web::HttpResponse;
-use serde_json::{json, Value};
+use serde::Serialize;
+
+use super::models::Data;
 
 pub const JSON: &str = "application/json; charset=utf-8";
 
-pub fn json(status: StatusCode, body: &Value) -> HttpResponse {
-    HttpResponse::build(status)
-        .content_type(JSON)
-        .body(body.to_string())
+pub fn json(status: StatusCode, body: &impl Serialize) -> HttpResponse {
+    match serde_json::to_string(body) {
+        Ok(text) => HttpResponse::build(status).content_type(JSON).body(text),
+        Err(e) => {
+            tracing::error!(error = %e, "a response could not be serialized");
+            HttpResponse::InternalServerError().content_type(JSON).body(
+                r#"{"error":{"type":"internal-server-error","message":"Internal server error"}}"#,
+            )
+        }
+    }
 }
 
-pub fn data(status: StatusCode, value: Value) -> HttpResponse {
-    json(status, &json!({ "data": value }))
-}
-
-pub fn ok(value: Value) -> HttpResponse {
-    data(StatusCode::OK, value)
+pub fn ok(value: impl Serialize) -> HttpResponse {
+    json(StatusCode::OK, &Data { data: value })
 }
 
 /// 201 with `Location` pointing at the new record.
-pub fn created(location: &str, value: Value) -> HttpResponse {
-    HttpResponse::Created()
-        .content_type(JSON)
-        .insert_header((actix_web::http::header::LOCATION, location))
-        .body(json!({ "data": value }).to_string())
+pub fn created(location: &str, value: impl Serialize) -> HttpResponse {
+    let mut response = json(StatusCode::CREATED, &Data { data: value });
+    if let Ok(value) = actix_web::http::header::HeaderValue::from_str(location) {
+        response
+            .headers_mut()
+            .insert(actix_web::http::header::LOCATION, value);
+    }
+    response
 }
 
 pub fn no_content() -> HttpResponse {

@@ -1,8 +1,8 @@
 use actix_web::{web, HttpResponse};
-use serde_json::json;
 
 use super::actors::load;
 use super::extract::{Caller, JsonBody};
+use super::models::{Version, VersionList};
 use super::respond;
 use crate::domain::version_spec::{VersionInput, VersionSpec};
 use crate::error::ApiError;
@@ -16,12 +16,15 @@ pub async fn list(
     path: web::Path<String>,
 ) -> Result<HttpResponse, ApiError> {
     let actor = load(&state, &user, &path).await?;
-    let items: Vec<_> = versions::list(&state.pool, &actor.id)
+    let items: Vec<Version> = versions::list(&state.pool, &actor.id)
         .await?
         .iter()
-        .map(versions::to_json)
+        .map(Version::from)
         .collect();
-    Ok(respond::ok(json!({ "total": items.len(), "items": items })))
+    Ok(respond::ok(VersionList {
+        total: items.len(),
+        items,
+    }))
 }
 
 /// `POST /v2/actors/{actorId}/versions`
@@ -46,7 +49,7 @@ pub async fn create(
     actors::touch(&mut *tx, &actor.id).await?;
     tx.commit().await?;
     let location = format!("/v2/actors/{}/versions/{}", actor.id, spec.version_number);
-    Ok(respond::created(&location, versions::to_json(&spec)))
+    Ok(respond::created(&location, Version::from(&spec)))
 }
 
 /// `GET /v2/actors/{actorId}/versions/{versionNumber}`
@@ -60,7 +63,7 @@ pub async fn get(
     let spec = versions::get(&state.pool, &actor.id, &number)
         .await?
         .ok_or(ApiError::NotFound("Actor version"))?;
-    Ok(respond::ok(versions::to_json(&spec)))
+    Ok(respond::ok(Version::from(&spec)))
 }
 
 /// `PUT` (and `POST`) `/v2/actors/{actorId}/versions/{versionNumber}`: changes only the given fields.
@@ -82,7 +85,7 @@ pub async fn update(
     }
     actors::touch(&mut *tx, &actor.id).await?;
     tx.commit().await?;
-    Ok(respond::ok(versions::to_json(&spec)))
+    Ok(respond::ok(Version::from(&spec)))
 }
 
 /// `DELETE /v2/actors/{actorId}/versions/{versionNumber}`

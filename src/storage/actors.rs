@@ -6,7 +6,6 @@ use sqlx::types::Json;
 use sqlx::{FromRow, PgExecutor, PgPool};
 
 use crate::domain::ActorRef;
-use crate::json::timestamp;
 
 #[derive(Debug, Clone, FromRow)]
 pub struct ActorRecord {
@@ -189,31 +188,24 @@ pub async fn total_builds(db: impl PgExecutor<'_>, actor_id: &str) -> Result<i64
         .await
 }
 
-/// `taggedBuilds` of the API: `{tag: {buildId, buildNumber, buildNumberInt, finishedAt}}`.
-pub async fn tagged_builds(
-    db: impl PgExecutor<'_>,
-    actor_id: &str,
-) -> Result<Map<String, Value>, sqlx::Error> {
-    type TagRow = (String, String, String, i32, Option<DateTime<Utc>>);
-    let rows: Vec<TagRow> = sqlx::query_as(
-        "SELECT t.tag, b.id, b.version_number, b.build_number_int, b.finished_at
+/// A tag and the build it names.
+#[derive(Debug, FromRow)]
+pub struct TagRow {
+    pub tag: String,
+    pub build_id: String,
+    pub version_number: String,
+    pub build_number_int: i32,
+    pub finished_at: Option<DateTime<Utc>>,
+}
+
+pub async fn tags(db: impl PgExecutor<'_>, actor_id: &str) -> Result<Vec<TagRow>, sqlx::Error> {
+    sqlx::query_as(
+        "SELECT t.tag, b.id AS build_id, b.version_number, b.build_number_int, b.finished_at
          FROM actor_tags t JOIN builds b ON b.id = t.build_id WHERE t.actor_id = $1 ORDER BY t.tag",
     )
     .bind(actor_id)
     .fetch_all(db)
-    .await?;
-    Ok(rows
-        .into_iter()
-        .map(|(tag, build_id, version, n, finished_at)| {
-            let value = json!({
-                "buildId": build_id,
-                "buildNumber": format!("{version}.{n}"),
-                "buildNumberInt": n,
-                "finishedAt": finished_at.as_ref().map(timestamp),
-            });
-            (tag, value)
-        })
-        .collect())
+    .await
 }
 
 /// Points `tag` at a build of this Actor; false when no such build exists.

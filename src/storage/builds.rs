@@ -10,7 +10,6 @@ use sqlx::types::Json;
 use sqlx::{FromRow, PgExecutor, PgPool};
 
 use crate::domain::{new_id, BuildStatus};
-use crate::json::timestamp;
 
 #[derive(Debug, Clone, FromRow)]
 pub struct BuildRecord {
@@ -46,51 +45,6 @@ pub(crate) const COLUMNS: &str =
 impl BuildRecord {
     pub fn build_number(&self) -> String {
         format!("{}.{}", self.version_number, self.build_number_int)
-    }
-
-    /// The API's Build object. Without a token, usage in USD is hidden.
-    pub fn to_json(&self, show_usage_usd: bool) -> Value {
-        let mut out = json!({
-            "id": self.id,
-            "actId": self.act_id,
-            "userId": self.user_id,
-            "startedAt": timestamp(&self.started_at),
-            "finishedAt": self.finished_at.as_ref().map(timestamp),
-            "status": self.status,
-            "meta": self.meta.0,
-            "stats": self.stats.0,
-            "options": self.options.0,
-            "usage": self.usage.0,
-            "buildNumber": self.build_number(),
-            "buildNumberInt": self.build_number_int,
-            "actVersion": self.act_version.0,
-            "actorDefinition": self.actor_definition.as_ref().map(|d| &d.0),
-            "inputSchema": self.input_schema,
-            "readme": self.readme,
-            "abortRequestedAt": self.abort_requested_at.as_ref().map(timestamp),
-            "abortedBy": self.aborted_by,
-        });
-        if show_usage_usd {
-            out["usageTotalUsd"] = json!(self.usage_total_usd);
-            out["usageUsd"] = self.usage_usd.0.clone();
-        }
-        out
-    }
-
-    /// BuildShort, the list item.
-    pub fn to_short_json(&self) -> Value {
-        json!({
-            "id": self.id,
-            "actId": self.act_id,
-            "userId": self.user_id,
-            "status": self.status,
-            "startedAt": timestamp(&self.started_at),
-            "finishedAt": self.finished_at.as_ref().map(timestamp),
-            "buildNumber": self.build_number(),
-            "buildNumberInt": self.build_number_int,
-            "usageTotalUsd": self.usage_total_usd,
-            "meta": self.meta.0,
-        })
     }
 }
 

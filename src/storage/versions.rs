@@ -40,34 +40,6 @@ impl TryFrom<VersionRow> for VersionSpec {
 const COLUMNS: &str = "version_number, source_type, build_tag, env_vars, apply_env_vars_to_build,
     source_files, git_repo_url, tarball_url";
 
-/// The API's Version object. Secret values are never shown.
-pub fn to_json(v: &VersionSpec) -> Value {
-    let env_vars: Vec<Value> = v
-        .env_vars
-        .iter()
-        .map(|e| {
-            if e.is_secret {
-                json!({"name": e.name, "isSecret": true})
-            } else {
-                json!({"name": e.name, "value": e.value, "isSecret": false})
-            }
-        })
-        .collect();
-    let mut out = json!({
-        "versionNumber": v.version_number.as_str(),
-        "sourceType": v.source_type.as_str(),
-        "buildTag": v.build_tag,
-        "envVars": env_vars,
-        "applyEnvVarsToBuild": v.apply_env_vars_to_build,
-    });
-    match v.source_type {
-        SourceType::SourceFiles => out["sourceFiles"] = json!(v.source_files),
-        SourceType::GitRepo => out["gitRepoUrl"] = json!(v.git_repo_url),
-        SourceType::Tarball => out["tarballUrl"] = json!(v.tarball_url),
-    }
-    out
-}
-
 /// What a build keeps of the version it built (`actVersion`): no sources, no env var values.
 pub fn snapshot(v: &VersionSpec) -> Value {
     let mut out = json!({
