@@ -4,7 +4,10 @@ use actix_web::{web, HttpRequest, HttpResponse};
 use serde::{Deserialize, Deserializer};
 use serde_json::{Map, Value};
 
+use super::api_doc::ApiErrors;
 use super::extract::{Caller, JsonBody, Query};
+#[allow(unused_imports)] // Named only in the OpenAPI attributes.
+use super::models::*;
 use super::models::{Actor, ActorShort, ActorStats, TaggedBuild, Version};
 use super::respond;
 use crate::domain::version_spec::{check_tag, VersionInput, VersionSpec};
@@ -16,20 +19,29 @@ use crate::storage::actors::{self, ActorFields, ActorRecord};
 use crate::storage::users::User;
 use crate::storage::{is_unique_violation, versions};
 
-#[derive(Deserialize)]
+#[derive(Deserialize, utoipa::ToSchema)]
 #[serde(rename_all = "camelCase")]
 pub struct ActorInput {
+    /// 3-63 letters, digits and hyphens, not starting or ending with a hyphen
     name: Option<String>,
     #[serde(default, deserialize_with = "present")]
+    #[schema(value_type = Option<String>)]
     title: Option<Option<String>>,
     #[serde(default, deserialize_with = "present")]
+    #[schema(value_type = Option<String>)]
     description: Option<Option<String>>,
     is_public: Option<bool>,
+    /// `build`, `timeoutSecs`, `memoryMbytes`
+    #[schema(value_type = Option<Object>)]
     default_run_options: Option<Map<String, Value>>,
+    /// Versions to create with the Actor (or, on update, to create or change)
     versions: Option<Vec<VersionInput>>,
+    /// `{tag: {buildId} | null}`: moves or removes tags
+    #[schema(value_type = Option<Object>)]
     tagged_builds: Option<HashMap<String, Option<TagTarget>>>,
 }
 
+/// `{buildId}`; `null` in place of it removes the tag.
 #[derive(Deserialize)]
 #[serde(rename_all = "camelCase")]
 struct TagTarget {
@@ -138,6 +150,17 @@ async fn view(state: &AppState, actor: &ActorRecord) -> Result<Actor, ApiError> 
 }
 
 /// `POST /v2/actors`
+#[utoipa::path(
+    operation_id = "actors_create",
+    post,
+    path = "/v2/actors",
+    tag = "actors",
+    request_body = ActorInput,
+    responses(
+        (status = 201, description = "The new Actor", body = Data<Actor>),
+        ApiErrors
+    )
+)]
 pub async fn create(
     state: web::Data<AppState>,
     Caller(user): Caller,
@@ -187,6 +210,23 @@ pub async fn create(
 }
 
 /// `GET /v2/actors`
+#[utoipa::path(
+    operation_id = "actors_list",
+    get,
+    path = "/v2/actors",
+    tag = "actors",
+    params(
+        ("my" = Option<bool>, Query, description = "Only the caller's Actors (always the case here)"),
+        ("offset" = Option<i64>, Query, minimum = 0, description = "Items to skip"),
+        ("limit" = Option<i64>, Query, minimum = 0, description = "Items to return, at most 1000; 0 means the default"),
+        ("desc" = Option<bool>, Query, description = "Newest first"),
+        ("sortBy" = Option<String>, Query, description = "createdAt or stats.lastRunStartedAt")
+    ),
+    responses(
+        (status = 200, description = "The caller's Actors", body = Data<Page<ActorShort>>),
+        ApiErrors
+    )
+)]
 pub async fn list(
     state: web::Data<AppState>,
     Caller(user): Caller,
@@ -213,6 +253,19 @@ pub async fn list(
 }
 
 /// `GET /v2/actors/{actorId}`
+#[utoipa::path(
+    operation_id = "actors_get",
+    get,
+    path = "/v2/actors/{actorId}",
+    tag = "actors",
+    params(
+        ("actorId" = String, Path, description = "The Actor's id, `username~name` or `~name`")
+    ),
+    responses(
+        (status = 200, description = "The Actor", body = Data<Actor>),
+        ApiErrors
+    )
+)]
 pub async fn get(
     state: web::Data<AppState>,
     Caller(user): Caller,
@@ -223,6 +276,20 @@ pub async fn get(
 }
 
 /// `PUT /v2/actors/{actorId}`: changes only the given fields; `taggedBuilds` moves or removes tags.
+#[utoipa::path(
+    operation_id = "actors_update",
+    put,
+    path = "/v2/actors/{actorId}",
+    tag = "actors",
+    request_body = ActorInput,
+    params(
+        ("actorId" = String, Path, description = "The Actor's id, `username~name` or `~name`")
+    ),
+    responses(
+        (status = 200, description = "The updated Actor", body = Data<Actor>),
+        ApiErrors
+    )
+)]
 pub async fn update(
     state: web::Data<AppState>,
     Caller(user): Caller,
@@ -274,6 +341,19 @@ pub async fn update(
 }
 
 /// `DELETE /v2/actors/{actorId}`: its versions, builds and tags go with it.
+#[utoipa::path(
+    operation_id = "actors_delete",
+    delete,
+    path = "/v2/actors/{actorId}",
+    tag = "actors",
+    params(
+        ("actorId" = String, Path, description = "The Actor's id, `username~name` or `~name`")
+    ),
+    responses(
+        (status = 204, description = "Deleted, with its versions and builds"),
+        ApiErrors
+    )
+)]
 pub async fn delete(
     state: web::Data<AppState>,
     Caller(user): Caller,

@@ -5,7 +5,10 @@ use actix_web::{web, HttpRequest, HttpResponse};
 use serde_json::json;
 
 use super::actors::load;
+use super::api_doc::ApiErrors;
 use super::extract::{Caller, MaybeCaller, Query};
+#[allow(unused_imports)] // Named only in the OpenAPI attributes.
+use super::models::*;
 use super::models::{Build, BuildShort};
 use super::respond;
 use crate::domain::version_spec::check_tag;
@@ -20,6 +23,24 @@ use crate::storage::versions;
 const BUILD_MEMORY_MBYTES: u64 = 4096;
 
 /// `POST /v2/actors/{actorId}/builds`
+#[utoipa::path(
+    operation_id = "builds_create",
+    post,
+    path = "/v2/actors/{actorId}/builds",
+    tag = "builds",
+    params(
+        ("actorId" = String, Path, description = "The Actor's id, `username~name` or `~name`"),
+        ("version" = String, Query, description = "The version to build, MAJOR.MINOR"),
+        ("useCache" = Option<bool>, Query),
+        ("betaPackages" = Option<bool>, Query),
+        ("tag" = Option<String>, Query, description = "Tag to give the build when it succeeds; default: the version's buildTag"),
+        ("waitForFinish" = Option<f64>, Query, minimum = 0, maximum = 60, description = "Seconds to wait for the build to finish, clamped to [0, 60]")
+    ),
+    responses(
+        (status = 201, description = "The new build", body = Data<Build>, headers(("Location" = String, description = "/v2/actor-builds/{buildId}"))),
+        ApiErrors
+    )
+)]
 pub async fn create(
     state: web::Data<AppState>,
     Caller(user): Caller,
@@ -117,6 +138,20 @@ pub async fn wait_for_finish(
 }
 
 /// `GET /v2/actor-builds/{buildId}`; readable without a token (usage in USD is then hidden).
+#[utoipa::path(
+    operation_id = "builds_get",
+    get,
+    path = "/v2/actor-builds/{buildId}",
+    tag = "builds",
+    params(
+        ("buildId" = String, Path, description = "The build's id"),
+        ("waitForFinish" = Option<f64>, Query, minimum = 0, maximum = 60, description = "Seconds to wait for the build to finish, clamped to [0, 60]")
+    ),
+    responses(
+        (status = 200, description = "The build (readable without a token; usage in USD then hidden)", body = Data<Build>),
+        ApiErrors
+    )
+)]
 pub async fn get(
     state: web::Data<AppState>,
     MaybeCaller(user): MaybeCaller,
@@ -149,6 +184,21 @@ async fn load_of_actor(
 }
 
 /// `GET /v2/actors/{actorId}/builds/{buildId}` (deprecated alias)
+#[utoipa::path(
+    operation_id = "builds_get_of_actor",
+    get,
+    path = "/v2/actors/{actorId}/builds/{buildId}",
+    tag = "builds",
+    params(
+        ("actorId" = String, Path, description = "The Actor's id, `username~name` or `~name`"),
+        ("buildId" = String, Path, description = "The build's id"),
+        ("waitForFinish" = Option<f64>, Query, minimum = 0, maximum = 60, description = "Seconds to wait for the build to finish, clamped to [0, 60]")
+    ),
+    responses(
+        (status = 200, description = "The build", body = Data<Build>),
+        ApiErrors
+    )
+)]
 pub async fn get_of_actor(
     state: web::Data<AppState>,
     Caller(user): Caller,
@@ -178,6 +228,20 @@ pub async fn default_of(
 }
 
 /// `GET /v2/actors/{actorId}/builds/default`
+#[utoipa::path(
+    operation_id = "builds_get_default",
+    get,
+    path = "/v2/actors/{actorId}/builds/default",
+    tag = "builds",
+    params(
+        ("actorId" = String, Path, description = "The Actor's id, `username~name` or `~name`"),
+        ("waitForFinish" = Option<f64>, Query, minimum = 0, maximum = 60, description = "Seconds to wait for the build to finish, clamped to [0, 60]")
+    ),
+    responses(
+        (status = 200, description = "The build that defaultRunOptions.build names", body = Data<Build>),
+        ApiErrors
+    )
+)]
 pub async fn get_default(
     state: web::Data<AppState>,
     Caller(user): Caller,
@@ -194,6 +258,21 @@ pub async fn get_default(
 }
 
 /// `GET /v2/actor-builds`: all the caller's builds.
+#[utoipa::path(
+    operation_id = "builds_list_for_user",
+    get,
+    path = "/v2/actor-builds",
+    tag = "builds",
+    params(
+        ("offset" = Option<i64>, Query, minimum = 0, description = "Items to skip"),
+        ("limit" = Option<i64>, Query, minimum = 0, description = "Items to return, at most 1000; 0 means the default"),
+        ("desc" = Option<bool>, Query, description = "Newest first")
+    ),
+    responses(
+        (status = 200, description = "The caller's builds", body = Data<Page<BuildShort>>),
+        ApiErrors
+    )
+)]
 pub async fn list_for_user(
     state: web::Data<AppState>,
     Caller(user): Caller,
@@ -203,6 +282,22 @@ pub async fn list_for_user(
 }
 
 /// `GET /v2/actors/{actorId}/builds`
+#[utoipa::path(
+    operation_id = "builds_list_for_actor",
+    get,
+    path = "/v2/actors/{actorId}/builds",
+    tag = "builds",
+    params(
+        ("actorId" = String, Path, description = "The Actor's id, `username~name` or `~name`"),
+        ("offset" = Option<i64>, Query, minimum = 0, description = "Items to skip"),
+        ("limit" = Option<i64>, Query, minimum = 0, description = "Items to return, at most 1000; 0 means the default"),
+        ("desc" = Option<bool>, Query, description = "Newest first")
+    ),
+    responses(
+        (status = 200, description = "The Actor's builds", body = Data<Page<BuildShort>>),
+        ApiErrors
+    )
+)]
 pub async fn list_for_actor(
     state: web::Data<AppState>,
     Caller(user): Caller,
@@ -226,6 +321,19 @@ async fn list(
 }
 
 /// `POST /v2/actor-builds/{buildId}/abort`. Reads no body, whatever its content type.
+#[utoipa::path(
+    operation_id = "builds_abort",
+    post,
+    path = "/v2/actor-builds/{buildId}/abort",
+    tag = "builds",
+    params(
+        ("buildId" = String, Path, description = "The build's id")
+    ),
+    responses(
+        (status = 200, description = "The build, aborted or as it was", body = Data<Build>),
+        ApiErrors
+    )
+)]
 pub async fn abort(
     state: web::Data<AppState>,
     Caller(user): Caller,
@@ -238,6 +346,20 @@ pub async fn abort(
 }
 
 /// `POST /v2/actors/{actorId}/builds/{buildId}/abort` (deprecated alias)
+#[utoipa::path(
+    operation_id = "builds_abort_of_actor",
+    post,
+    path = "/v2/actors/{actorId}/builds/{buildId}/abort",
+    tag = "builds",
+    params(
+        ("actorId" = String, Path, description = "The Actor's id, `username~name` or `~name`"),
+        ("buildId" = String, Path, description = "The build's id")
+    ),
+    responses(
+        (status = 200, description = "The build, aborted or as it was", body = Data<Build>),
+        ApiErrors
+    )
+)]
 pub async fn abort_of_actor(
     state: web::Data<AppState>,
     Caller(user): Caller,
@@ -252,6 +374,19 @@ pub async fn abort_of_actor(
 }
 
 /// `DELETE /v2/actor-builds/{buildId}`: only finished builds that no tag points at.
+#[utoipa::path(
+    operation_id = "builds_delete",
+    delete,
+    path = "/v2/actor-builds/{buildId}",
+    tag = "builds",
+    params(
+        ("buildId" = String, Path, description = "The build's id")
+    ),
+    responses(
+        (status = 204, description = "Deleted"),
+        ApiErrors
+    )
+)]
 pub async fn delete(
     state: web::Data<AppState>,
     Caller(user): Caller,

@@ -9,7 +9,10 @@ use actix_web::web::Bytes;
 use actix_web::{web, HttpRequest, HttpResponse};
 use sqlx::PgPool;
 
+use super::api_doc::ApiErrors;
 use super::extract::{Caller, Query};
+#[allow(unused_imports)] // Named only in the OpenAPI attributes.
+use super::models::*;
 use crate::build_events::Subscription;
 use crate::error::ApiError;
 use crate::json::timestamp;
@@ -21,6 +24,22 @@ const TEXT: &str = "text/plain; charset=utf-8";
 const PAGE: i64 = 1000;
 
 /// `GET /v2/actor-builds/{buildId}/log` and `GET /v2/logs/{buildId}`
+#[utoipa::path(
+    operation_id = "logs_get",
+    get,
+    path = "/v2/actor-builds/{buildId}/log",
+    tag = "logs",
+    params(
+        ("buildId" = String, Path, description = "The build's id"),
+        ("stream" = Option<bool>, Query, description = "Keep the response open until the build ends"),
+        ("download" = Option<bool>, Query, description = "As an attachment"),
+        ("raw" = Option<bool>, Query, description = "Keep ANSI escape sequences")
+    ),
+    responses(
+        (status = 200, description = "Log lines, each starting with its timestamp", content_type = "text/plain", body = String),
+        ApiErrors
+    )
+)]
 pub async fn get(
     state: web::Data<AppState>,
     Caller(user): Caller,

@@ -1,6 +1,7 @@
 //! HTTP routes: handlers parse the request, call storage, and answer.
 
 mod actors;
+mod api_doc;
 mod builds;
 pub mod extract;
 mod logs;
@@ -61,6 +62,7 @@ pub fn configure(cfg: &mut web::ServiceConfig) {
     cfg.service(resource("/health").get(service::health))
         .service(resource("/ready").get(service::ready))
         .service(resource("/metrics").get(service::metrics))
+        .service(resource("/openapi.json").get(api_doc::get))
         .service(resource("/v2/users/me").get(users::me))
         .service(web::scope("/v2/actors").configure(actor_routes))
         .service(web::scope("/v2/acts").configure(actor_routes))

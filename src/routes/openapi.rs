@@ -3,7 +3,10 @@
 use actix_web::{web, HttpRequest, HttpResponse};
 use serde_json::{json, Value};
 
+use super::api_doc::ApiErrors;
 use super::extract::MaybeCaller;
+#[allow(unused_imports)] // Named only in the OpenAPI attributes.
+use super::models::*;
 use crate::domain::ActorRef;
 use crate::error::ApiError;
 use crate::startup::AppState;
@@ -11,6 +14,19 @@ use crate::storage::actors::{self, ActorRecord};
 use crate::storage::builds::{self, BuildRecord};
 
 /// `GET /v2/actor-builds/{buildId}/openapi.json` (no token needed: build ids are unguessable)
+#[utoipa::path(
+    operation_id = "openapi_of_build",
+    get,
+    path = "/v2/actor-builds/{buildId}/openapi.json",
+    tag = "builds",
+    params(
+        ("buildId" = String, Path, description = "The build's id")
+    ),
+    responses(
+        (status = 200, description = "An OpenAPI document for running the built Actor", body = Object),
+        ApiErrors
+    )
+)]
 pub async fn of_build(
     state: web::Data<AppState>,
     MaybeCaller(user): MaybeCaller,
@@ -29,6 +45,20 @@ pub async fn of_build(
 }
 
 /// `GET /v2/actors/{actorId}/builds/{buildId}/openapi.json`; `buildId` may be `default`.
+#[utoipa::path(
+    operation_id = "openapi_of_actor_build",
+    get,
+    path = "/v2/actors/{actorId}/builds/{buildId}/openapi.json",
+    tag = "builds",
+    params(
+        ("actorId" = String, Path, description = "The Actor's id, `username~name` or `~name`"),
+        ("buildId" = String, Path, description = "The build's id, or `default`")
+    ),
+    responses(
+        (status = 200, description = "An OpenAPI document for running the built Actor", body = Object),
+        ApiErrors
+    )
+)]
 pub async fn of_actor_build(
     state: web::Data<AppState>,
     MaybeCaller(user): MaybeCaller,

@@ -20,6 +20,11 @@ pub fn json(status: StatusCode, body: &impl Serialize) -> HttpResponse {
     }
 }
 
+/// A JSON document as it is, without the `data` envelope.
+pub fn raw_json(body: &impl Serialize) -> HttpResponse {
+    json(StatusCode::OK, body)
+}
+
 pub fn ok(value: impl Serialize) -> HttpResponse {
     json(StatusCode::OK, &Data { data: value })
 }

@@ -1,7 +1,10 @@
 use actix_web::{web, HttpResponse};
 
 use super::actors::load;
+use super::api_doc::ApiErrors;
 use super::extract::{Caller, JsonBody};
+#[allow(unused_imports)] // Named only in the OpenAPI attributes.
+use super::models::*;
 use super::models::{Version, VersionList};
 use super::respond;
 use crate::domain::version_spec::{VersionInput, VersionSpec};
@@ -10,6 +13,19 @@ use crate::startup::AppState;
 use crate::storage::{actors, is_unique_violation, versions};
 
 /// `GET /v2/actors/{actorId}/versions` (not paginated)
+#[utoipa::path(
+    operation_id = "versions_list",
+    get,
+    path = "/v2/actors/{actorId}/versions",
+    tag = "versions",
+    params(
+        ("actorId" = String, Path, description = "The Actor's id, `username~name` or `~name`")
+    ),
+    responses(
+        (status = 200, description = "The Actor's versions", body = Data<VersionList>),
+        ApiErrors
+    )
+)]
 pub async fn list(
     state: web::Data<AppState>,
     Caller(user): Caller,
@@ -28,6 +44,20 @@ pub async fn list(
 }
 
 /// `POST /v2/actors/{actorId}/versions`
+#[utoipa::path(
+    operation_id = "versions_create",
+    post,
+    path = "/v2/actors/{actorId}/versions",
+    tag = "versions",
+    request_body = VersionInput,
+    params(
+        ("actorId" = String, Path, description = "The Actor's id, `username~name` or `~name`")
+    ),
+    responses(
+        (status = 201, description = "The new version", body = Data<Version>),
+        ApiErrors
+    )
+)]
 pub async fn create(
     state: web::Data<AppState>,
     Caller(user): Caller,
@@ -53,6 +83,20 @@ pub async fn create(
 }
 
 /// `GET /v2/actors/{actorId}/versions/{versionNumber}`
+#[utoipa::path(
+    operation_id = "versions_get",
+    get,
+    path = "/v2/actors/{actorId}/versions/{versionNumber}",
+    tag = "versions",
+    params(
+        ("actorId" = String, Path, description = "The Actor's id, `username~name` or `~name`"),
+        ("versionNumber" = String, Path, description = "MAJOR.MINOR")
+    ),
+    responses(
+        (status = 200, description = "The version", body = Data<Version>),
+        ApiErrors
+    )
+)]
 pub async fn get(
     state: web::Data<AppState>,
     Caller(user): Caller,
@@ -67,6 +111,21 @@ pub async fn get(
 }
 
 /// `PUT` (and `POST`) `/v2/actors/{actorId}/versions/{versionNumber}`: changes only the given fields.
+#[utoipa::path(
+    operation_id = "versions_update",
+    put,
+    path = "/v2/actors/{actorId}/versions/{versionNumber}",
+    tag = "versions",
+    request_body = VersionInput,
+    params(
+        ("actorId" = String, Path, description = "The Actor's id, `username~name` or `~name`"),
+        ("versionNumber" = String, Path, description = "MAJOR.MINOR")
+    ),
+    responses(
+        (status = 200, description = "The updated version", body = Data<Version>),
+        ApiErrors
+    )
+)]
 pub async fn update(
     state: web::Data<AppState>,
     Caller(user): Caller,
@@ -89,6 +148,20 @@ pub async fn update(
 }
 
 /// `DELETE /v2/actors/{actorId}/versions/{versionNumber}`
+#[utoipa::path(
+    operation_id = "versions_delete",
+    delete,
+    path = "/v2/actors/{actorId}/versions/{versionNumber}",
+    tag = "versions",
+    params(
+        ("actorId" = String, Path, description = "The Actor's id, `username~name` or `~name`"),
+        ("versionNumber" = String, Path, description = "MAJOR.MINOR")
+    ),
+    responses(
+        (status = 204, description = "Deleted"),
+        ApiErrors
+    )
+)]
 pub async fn delete(
     state: web::Data<AppState>,
     Caller(user): Caller,

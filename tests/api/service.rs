@@ -81,3 +81,99 @@ async fn rate_limit_per_token() {
     let res = app.get("/v2/users/me").send().await.expect("me");
     assert_eq!(res.status(), 200, "the budget refills");
 }
+
+/// The service's own OpenAPI document names every /v2 route, with its parameters, body and errors.
+#[tokio::test]
+async fn openapi_document_of_the_service() {
+    let app = spawn_app().await;
+    let res = app
+        .client
+        .get(app.url("/openapi.json"))
+        .send()
+        .await
+        .expect("openapi");
+    assert_eq!(res.status(), 200);
+    let doc: serde_json::Value = res.json().await.expect("json");
+    assert!(doc["openapi"].as_str().is_some_and(|v| v.starts_with('3')));
+    let routes = [
+        ("/v2/users/me", "get"),
+        ("/v2/actors", "get"),
+        ("/v2/actors", "post"),
+        ("/v2/actors/{actorId}", "get"),
+        ("/v2/actors/{actorId}", "put"),
+        ("/v2/actors/{actorId}", "delete"),
+        ("/v2/actors/{actorId}/versions", "get"),
+        ("/v2/actors/{actorId}/versions", "post"),
+        ("/v2/actors/{actorId}/versions/{versionNumber}", "get"),
+        ("/v2/actors/{actorId}/versions/{versionNumber}", "put"),
+        ("/v2/actors/{actorId}/versions/{versionNumber}", "post"),
+        ("/v2/actors/{actorId}/versions/{versionNumber}", "delete"),
+        ("/v2/actors/{actorId}/builds", "get"),
+        ("/v2/actors/{actorId}/builds", "post"),
+        ("/v2/actors/{actorId}/builds/default", "get"),
+        ("/v2/actors/{actorId}/builds/{buildId}", "get"),
+        ("/v2/actors/{actorId}/builds/{buildId}/abort", "post"),
+        ("/v2/actors/{actorId}/builds/{buildId}/openapi.json", "get"),
+        ("/v2/actor-builds", "get"),
+        ("/v2/actor-builds/{buildId}", "get"),
+        ("/v2/actor-builds/{buildId}", "delete"),
+        ("/v2/actor-builds/{buildId}/abort", "post"),
+        ("/v2/actor-builds/{buildId}/log", "get"),
+        ("/v2/actor-builds/{buildId}/openapi.json", "get"),
+        ("/v2/logs/{buildId}", "get"),
+    ];
+    let mut operation_ids = std::collections::HashSet::new();
+    for (path, method) in routes {
+        let legacy = path.replacen("/v2/actors", "/v2/acts", 1);
+        let paths = if legacy == path {
+            vec![legacy]
+        } else {
+            vec![path.to_owned(), legacy]
+        };
+        for path in paths {
+            let op = &doc["paths"][&path][method];
+            assert!(op.is_object(), "{method} {path} is missing");
+            assert!(
+                op["responses"]["404"].is_object() && op["responses"]["401"].is_object(),
+                "{method} {path}"
+            );
+            assert!(
+                operation_ids.insert(op["operationId"].to_string()),
+                "{method} {path}: duplicate operationId"
+            );
+        }
+    }
+    let create = &doc["paths"]["/v2/actors/{actorId}/builds"]["post"];
+    let params: Vec<&str> = create["parameters"]
+        .as_array()
+        .map(|p| p.iter().filter_map(|p| p["name"].as_str()).collect())
+        .unwrap_or_default();
+    assert_eq!(
+        params,
+        [
+            "actorId",
+            "version",
+            "useCache",
+            "betaPackages",
+            "tag",
+            "waitForFinish"
+        ]
+    );
+    assert_eq!(
+        doc["paths"]["/v2/actors"]["post"]["requestBody"]["content"]["application/json"]["schema"]
+            ["$ref"],
+        "#/components/schemas/ActorInput"
+    );
+    let build = &doc["components"]["schemas"]["Build"]["properties"];
+    for field in [
+        "id",
+        "actId",
+        "status",
+        "buildNumber",
+        "actorDefinition",
+        "abortRequestedAt",
+        "abortedBy",
+    ] {
+        assert!(build[field].is_object(), "Build.{field}");
+    }
+}
