@@ -73,6 +73,10 @@ impl From<sqlx::Error> for ApiError {
             sqlx::Error::PoolTimedOut | sqlx::Error::Io(_) | sqlx::Error::PoolClosed => {
                 ApiError::ServiceUnavailable(e)
             }
+            // A NUL character in a path or query value: Postgres cannot take it in text.
+            sqlx::Error::Database(db) if db.code().as_deref() == Some("22021") => {
+                ApiError::InvalidParameter("A parameter contains a NUL character".into())
+            }
             other => ApiError::Internal(other.into()),
         }
     }

@@ -236,16 +236,52 @@ pub fn parse_json<T: DeserializeOwned>(body: &[u8]) -> Result<T, ApiError> {
             "The request body must be a JSON object; it is empty".into(),
         ));
     }
-    let mut de = serde_json::Deserializer::from_slice(body);
-    serde_path_to_error::deserialize(&mut de).map_err(|e| {
+    let value: serde_json::Value = serde_json::from_slice(body)
+        .map_err(|e| ApiError::InvalidInput(format!("The request body is not valid JSON: {e}")))?;
+    // Postgres stores no NUL character, in text or in JSON: refuse it here, naming the field.
+    if let Some(path) = nul_at(&value, "") {
+        return Err(ApiError::InvalidInput(format!(
+            "Field {path:?} contains a NUL character"
+        )));
+    }
+    serde_path_to_error::deserialize(value).map_err(|e| {
         let path = e.path().to_string();
         let inner = e.into_inner();
         if path == "." {
-            ApiError::InvalidInput(format!("The request body is not valid JSON: {inner}"))
+            ApiError::InvalidInput(format!("The request body is invalid: {inner}"))
         } else {
             ApiError::InvalidInput(format!("Field {path:?} is invalid: {inner}"))
         }
     })
+}
+
+/// Where a NUL character appears in a key or a string, as `a.b[2]`.
+fn nul_at(value: &serde_json::Value, path: &str) -> Option<String> {
+    use serde_json::Value;
+    match value {
+        Value::String(s) if s.contains('\0') => Some(if path.is_empty() {
+            ".".into()
+        } else {
+            path.into()
+        }),
+        Value::Array(items) => items
+            .iter()
+            .enumerate()
+            .find_map(|(i, v)| nul_at(v, &format!("{path}[{i}]"))),
+        Value::Object(map) => map.iter().find_map(|(k, v)| {
+            let here = if path.is_empty() {
+                k.clone()
+            } else {
+                format!("{path}.{k}")
+            };
+            if k.contains('\0') {
+                Some(here)
+            } else {
+                nul_at(v, &here)
+            }
+        }),
+        _ => None,
+    }
 }
 
 enum Encoding {

@@ -146,6 +146,31 @@ async fn invalid_json_names_the_field() {
     let res = app.post("/v2/actors").send().await.expect("post");
     assert_eq!(res.status(), 400);
     assert_eq!(error_type(res).await, "invalid-input");
+
+    // NUL characters cannot be stored: a 400 that names the field, not a 500.
+    let res = app
+        .post("/v2/actors")
+        .header(CONTENT_TYPE, "application/json")
+        .body(r#"{"name": "nul-test", "defaultRunOptions": {"x": {"y": "a\u0000b"}}}"#)
+        .send()
+        .await
+        .expect("post");
+    assert_eq!(res.status(), 400);
+    let err: serde_json::Value = res.json().await.expect("json");
+    assert!(
+        err["error"]["message"]
+            .as_str()
+            .is_some_and(|m| m.contains("defaultRunOptions.x.y")),
+        "{err}"
+    );
+    for path in [
+        "/v2/actors/~a%00b",
+        "/v2/actor-builds/a%00b",
+        "/v2/actors/~nul-test/versions/0.%00",
+    ] {
+        let res = app.get(path).send().await.expect("get");
+        assert!(res.status().is_client_error(), "{path}: {}", res.status());
+    }
 }
 
 #[tokio::test]
