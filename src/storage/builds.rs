@@ -151,6 +151,72 @@ pub async fn list(
     Ok((total, items))
 }
 
+/// A build with its Actor's name and title, for lists that show both.
+#[derive(Debug, Clone, FromRow)]
+pub struct BuildWithActor {
+    #[sqlx(flatten)]
+    pub build: BuildRecord,
+    pub actor_name: String,
+    pub actor_title: Option<String>,
+}
+
+/// Which of a user's builds a filtered list shows: all, or only one Actor's, or only some statuses.
+pub struct BuildFilter<'a> {
+    pub user_id: &'a str,
+    pub actor_id: Option<&'a str>,
+    /// Empty means any status.
+    pub statuses: &'a [BuildStatus],
+}
+
+/// The user's builds matching `filter`, newest first, with the number that match.
+pub async fn list_filtered(
+    pool: &PgPool,
+    filter: &BuildFilter<'_>,
+    offset: i64,
+    limit: i64,
+) -> Result<(i64, Vec<BuildWithActor>), sqlx::Error> {
+    let statuses: Vec<&str> = filter.statuses.iter().map(|s| s.as_str()).collect();
+    let matching = "user_id = $1 AND ($2::text IS NULL OR act_id = $2)
+        AND (cardinality($3::text[]) = 0 OR status = ANY($3))";
+    let items_sql = format!(
+        "SELECT b.*, a.name AS actor_name, a.title AS actor_title
+         FROM (SELECT {COLUMNS} FROM builds WHERE {matching}
+               ORDER BY started_at DESC, id DESC LIMIT $4 OFFSET $5) b
+         JOIN actors a ON a.id = b.act_id
+         ORDER BY b.started_at DESC, b.id DESC"
+    );
+    let items = sqlx::query_as(&items_sql)
+        .bind(filter.user_id)
+        .bind(filter.actor_id)
+        .bind(&statuses)
+        .bind(limit)
+        .bind(offset)
+        .fetch_all(pool);
+    let total_sql = format!("SELECT count(*) FROM builds WHERE {matching}");
+    let total = sqlx::query_scalar(&total_sql)
+        .bind(filter.user_id)
+        .bind(filter.actor_id)
+        .bind(&statuses)
+        .fetch_one(pool);
+    let (items, total) = tokio::try_join!(items, total)?;
+    Ok((total, items))
+}
+
+/// Those of the given builds that are the user's, in no particular order.
+pub async fn get_many_for_user(
+    pool: &PgPool,
+    ids: &[String],
+    user_id: &str,
+) -> Result<Vec<BuildRecord>, sqlx::Error> {
+    sqlx::query_as(&format!(
+        "SELECT {COLUMNS} FROM builds WHERE id = ANY($1) AND user_id = $2"
+    ))
+    .bind(ids)
+    .bind(user_id)
+    .fetch_all(pool)
+    .await
+}
+
 /// `CASE status WHEN 'A' THEN 'B' ... END` from a function of the status machine, so the SQL
 /// takes its moves from `BuildStatus` rather than restating them.
 fn status_case(from: &[BuildStatus], to: impl Fn(BuildStatus) -> Option<BuildStatus>) -> String {

@@ -128,7 +128,10 @@ impl BuildRun {
         };
         let (spec, _root) = match prepared {
             Ok(prepared) => prepared,
-            Err(ending) => return ending,
+            Err(ending) => {
+                self.stopping(&ending).await;
+                return ending;
+            }
         };
         let started = match self.worker.executor.start(spec) {
             Ok(started) => started,
@@ -152,9 +155,7 @@ impl BuildRun {
                 _ = flush.tick() => self.log.flush().await,
             }
         };
-        if matches!(ending, Ending::TimedOut | Ending::Stop(_)) {
-            self.stop_noticed = Some(Instant::now());
-        }
+        self.stopping(&ending).await;
         self.stop_process(&ending, handle.as_mut()).await;
         // Whatever the process wrote before it ended; the pipes close once its group is gone.
         let drain_until = Instant::now() + Duration::from_millis(500);
@@ -165,21 +166,28 @@ impl BuildRun {
     }
 
     /// Ends the build's processes: what it left behind after a normal exit, or all of it (with
-    /// the grace period) when it is being stopped. A timeout first records TIMING-OUT.
+    /// the grace period) when it is being stopped.
     async fn stop_process(&mut self, ending: &Ending, handle: &mut dyn ProcessHandle) {
         let grace = self.worker.settings.abort_grace;
         match ending {
             Ending::Exited(_) | Ending::Failed(_) => handle.reap().await,
-            Ending::TimedOut => {
-                self.begin_timeout().await;
-                let _ = handle.stop(grace).await;
-            }
             Ending::Stop(StopRequest::Lost) => {
                 let _ = handle.stop(Duration::ZERO).await;
             }
-            Ending::Stop(_) => {
+            Ending::TimedOut | Ending::Stop(_) => {
                 let _ = handle.stop(grace).await;
             }
+        }
+    }
+
+    /// When the build must stop (abort or timeout), notes when that was learned; a timeout is
+    /// recorded as TIMING-OUT before anything is stopped.
+    async fn stopping(&mut self, ending: &Ending) {
+        if matches!(ending, Ending::TimedOut | Ending::Stop(_)) {
+            self.stop_noticed = Some(Instant::now());
+        }
+        if matches!(ending, Ending::TimedOut) {
+            self.begin_timeout().await;
         }
     }
 

@@ -351,3 +351,42 @@ async fn tarball_over_http() {
         .await;
     assert!(lines.iter().any(|l| l.contains("100")), "{lines:?}");
 }
+
+/// The time limit covers fetching the sources too: a download that never answers times out.
+#[tokio::test]
+async fn timeout_while_fetching_sources() {
+    let app = spawn_app_with(&[
+        ("WORKER_CONCURRENCY", "1"),
+        ("BUILD_TIMEOUT_SECS", "1"),
+        ("BUILD_COMMAND", "true"),
+    ])
+    .await;
+    let listener = tokio::net::TcpListener::bind("127.0.0.1:0")
+        .await
+        .expect("bind");
+    let url = format!(
+        "http://{}/never.tar.gz",
+        listener.local_addr().expect("addr")
+    );
+    let silent = tokio::spawn(async move {
+        let mut held = Vec::new();
+        while let Ok((socket, _)) = listener.accept().await {
+            held.push(socket); // accepted, never answered
+        }
+    });
+    let build = build_version(
+        &app,
+        "never-fetched",
+        json!({"versionNumber": "0.1", "sourceType": "TARBALL", "tarballUrl": url}),
+    )
+    .await;
+    silent.abort();
+    assert_eq!(build["status"], "TIMED-OUT", "{build}");
+    let lines = app
+        .log_lines(build["id"].as_str().unwrap_or_default())
+        .await;
+    assert!(
+        lines.last().is_some_and(|l| l.contains("timed out")),
+        "{lines:?}"
+    );
+}
