@@ -205,7 +205,7 @@ const USAGE_COLUMNS: &str = "id,
         * extract(epoch FROM now() - coalesce(run_started_at, now()))::float8 / 3600 AS cu";
 
 /// The terminal write of a held build: `from` → `to` with finishedAt and usage, fenced by worker
-/// and status. On SUCCEEDED the build's tag moves to it in the same transaction. `false` when the
+/// and status. On SUCCEEDED the build's tag moves to it in the same statement. `false` when the
 /// build was not in `from` (an abort or the rescuer came first).
 pub async fn finish(
     pool: &PgPool,
@@ -220,12 +220,19 @@ pub async fn finish(
             "{from} -> {to} is not a terminal move"
         )));
     }
-    let mut tx = pool.begin().await?;
-    let moved: Option<(String, Option<String>)> = sqlx::query_as(&format!(
-        "UPDATE builds b SET status = $4, {}
-         FROM (SELECT {USAGE_COLUMNS} FROM builds WHERE id = $1) c
-         WHERE b.id = c.id AND b.id = $1 AND b.worker_id = $2 AND b.status = $3
-         RETURNING b.act_id, b.tag",
+    // One statement: the terminal write and, on SUCCEEDED, the tag move, atomically.
+    let moved: i64 = sqlx::query_scalar(&format!(
+        "WITH moved AS (
+             UPDATE builds b SET status = $4, {}
+             FROM (SELECT {USAGE_COLUMNS} FROM builds WHERE id = $1) c
+             WHERE b.id = c.id AND b.id = $1 AND b.worker_id = $2 AND b.status = $3
+             RETURNING b.act_id, b.tag
+         ), tagged AS (
+             INSERT INTO actor_tags (actor_id, tag, build_id)
+             SELECT act_id, tag, $1 FROM moved WHERE $4 = 'SUCCEEDED' AND tag IS NOT NULL
+             ON CONFLICT (actor_id, tag) DO UPDATE SET build_id = EXCLUDED.build_id
+         )
+         SELECT count(*) FROM moved",
         terminal_set("$5")
     ))
     .bind(build_id)
@@ -233,23 +240,11 @@ pub async fn finish(
     .bind(from.as_str())
     .bind(to.as_str())
     .bind(price_per_unit)
-    .fetch_optional(&mut *tx)
+    .fetch_one(pool)
     .await?;
-    let Some((act_id, tag)) = moved else {
+    if moved == 0 {
         return Ok(false);
-    };
-    if let (BuildStatus::Succeeded, Some(tag)) = (to, tag) {
-        sqlx::query(
-            "INSERT INTO actor_tags (actor_id, tag, build_id) VALUES ($1, $2, $3)
-             ON CONFLICT (actor_id, tag) DO UPDATE SET build_id = EXCLUDED.build_id",
-        )
-        .bind(&act_id)
-        .bind(&tag)
-        .bind(build_id)
-        .execute(&mut *tx)
-        .await?;
     }
-    tx.commit().await?;
     metrics::transition(from, to);
     Ok(true)
 }

@@ -249,18 +249,23 @@ impl BuildRun {
             .map_err(|e| Ending::Failed(format!("Invalid Actor definition: {e}")))?;
         let input_schema = definition.input_schema.as_ref().map(|s| s.to_string());
         let (pool, id, worker_id) = (&self.worker.pool, &self.build.id, &self.worker.worker_id);
-        retry("saving the definition", || {
-            queue::save_definition(
-                pool,
-                id,
-                worker_id,
-                definition.definition.as_ref(),
-                input_schema.as_deref(),
-                definition.readme.as_deref(),
-            )
-        })
-        .await
-        .map_err(|e| Ending::Failed(format!("The Actor definition could not be saved: {e}")))?;
+        let found_any = definition.definition.is_some()
+            || input_schema.is_some()
+            || definition.readme.is_some();
+        if found_any {
+            retry("saving the definition", || {
+                queue::save_definition(
+                    pool,
+                    id,
+                    worker_id,
+                    definition.definition.as_ref(),
+                    input_schema.as_deref(),
+                    definition.readme.as_deref(),
+                )
+            })
+            .await
+            .map_err(|e| Ending::Failed(format!("The Actor definition could not be saved: {e}")))?;
+        }
         if definition.definition.is_some() {
             self.log.system("Read .actor/actor.json".to_owned());
         }
