@@ -2,6 +2,7 @@
 
 pub mod build_events;
 pub mod cli;
+pub mod console;
 pub mod domain;
 pub mod error;
 pub mod json;

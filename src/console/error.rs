@@ -38,7 +38,9 @@ impl From<ApiError> for ConsoleError {
     fn from(e: ApiError) -> Self {
         match e {
             ApiError::NotFound(what) => ConsoleError::NotFound(what),
-            ApiError::InvalidParameter(m) | ApiError::InvalidInput(m) => ConsoleError::BadRequest(m),
+            ApiError::InvalidParameter(m) | ApiError::InvalidInput(m) => {
+                ConsoleError::BadRequest(m)
+            }
             ApiError::RateLimitExceeded => ConsoleError::RateLimited,
             ApiError::ServiceUnavailable(_) => ConsoleError::Unavailable(e),
             other => ConsoleError::Internal(other),
@@ -105,7 +107,9 @@ impl ResponseError for ConsoleError {
                 }
                 return response.finish();
             }
-            ConsoleError::Internal(cause) => tracing::error!(error = ?cause, "console: internal error"),
+            ConsoleError::Internal(cause) => {
+                tracing::error!(error = ?cause, "console: internal error")
+            }
             ConsoleError::Unavailable(cause) => {
                 tracing::warn!(error = %cause, "console: database unavailable")
             }

@@ -100,7 +100,7 @@ pub fn is_cookie_safe(value: &str) -> bool {
             .all(|b| b.is_ascii_alphanumeric() || b == b'_' || b == b'-')
 }
 
-/// A fields of an `application/x-www-form-urlencoded` body.
+/// The fields of an `application/x-www-form-urlencoded` body.
 pub struct Form(HashMap<String, String>);
 
 impl Form {

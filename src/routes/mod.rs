@@ -4,7 +4,7 @@ mod actors;
 mod api_doc;
 mod builds;
 pub mod extract;
-mod logs;
+pub mod logs;
 pub mod models;
 mod openapi;
 pub mod respond;
@@ -59,6 +59,7 @@ fn actor_routes(cfg: &mut web::ServiceConfig) {
 }
 
 pub fn configure(cfg: &mut web::ServiceConfig) {
+    cfg.service(web::scope("/console").configure(crate::console::configure));
     cfg.service(resource("/health").get(service::health))
         .service(resource("/ready").get(service::ready))
         .service(resource("/metrics").get(service::metrics))

@@ -7,6 +7,7 @@ mod abort;
 mod actors;
 mod builds;
 mod chaos;
+mod console;
 mod conventions;
 mod outage;
 mod pagination;
