@@ -2,6 +2,7 @@
 
 pub mod actors;
 pub mod builds;
+pub mod key_value_stores;
 pub mod logs;
 pub mod queue;
 pub mod users;
@@ -21,6 +22,8 @@ pub fn pool(settings: &Settings) -> Result<PgPool, sqlx::Error> {
     Ok(PgPoolOptions::new()
         .max_connections(settings.database_pool_size)
         .acquire_timeout(settings.database_acquire_timeout)
+        // No ping before every query: a broken connection fails its query (503) and is dropped.
+        .test_before_acquire(false)
         .connect_lazy_with(options))
 }
 
