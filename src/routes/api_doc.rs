@@ -11,7 +11,7 @@ use utoipa::openapi::{
 };
 use utoipa::{IntoResponses, Modify, OpenApi};
 
-use super::{actors, builds, logs, openapi, users, versions};
+use super::{actors, builds, key_value_stores, logs, openapi, users, versions};
 
 /// The error answers every operation may give, each an `ErrorBody`.
 pub struct ApiErrors;
@@ -53,7 +53,7 @@ impl Modify for BearerToken {
 
 #[derive(OpenApi)]
 #[openapi(
-    info(title = "actor-builds", description = "Apify API v2 for Actors, versions, builds and logs"),
+    info(title = "actor-builds", description = "Apify API v2 for Actors, versions, builds, logs and key-value stores"),
     paths(
         users::me,
         actors::list, actors::create, actors::get, actors::update, actors::delete,
@@ -61,6 +61,8 @@ impl Modify for BearerToken {
         builds::create, builds::list_for_actor, builds::get_default, builds::get_of_actor, builds::abort_of_actor,
         builds::list_for_user, builds::get, builds::delete, builds::abort,
         logs::get, openapi::of_build, openapi::of_actor_build,
+        key_value_stores::get_or_create, key_value_stores::get, key_value_stores::put_record,
+        key_value_stores::get_record, key_value_stores::delete_record,
     ),
     components(schemas(super::models::ErrorBody)),
     modifiers(&BearerToken),
@@ -91,6 +93,12 @@ pub fn document() -> OpenApiDocument {
             renamed(op, "logs");
         }
         paths.insert("/v2/logs/{buildId}".into(), item);
+    }
+    if let Some(item) = paths.get_mut("/v2/key-value-stores/{storeId}/records/{key}") {
+        if let Some(mut head) = item.get.clone() {
+            renamed(&mut head, "head");
+            item.head = Some(head);
+        }
     }
     let legacy: Vec<(String, _)> = paths
         .iter()

@@ -200,33 +200,56 @@ impl<T: DeserializeOwned + 'static> FromRequest for JsonBody<T> {
     type Future = Pin<Box<dyn Future<Output = Result<Self, ApiError>>>>;
 
     fn from_request(req: &HttpRequest, payload: &mut Payload) -> Self::Future {
-        let encoding = req
-            .headers()
-            .get(header::CONTENT_ENCODING)
-            .map(|v| v.to_str().unwrap_or("?").trim().to_ascii_lowercase());
-        let declared_len = req
-            .headers()
-            .get(header::CONTENT_LENGTH)
-            .and_then(|v| v.to_str().ok())
-            .and_then(|v| v.parse::<usize>().ok());
-        let mut payload = payload.take();
-        Box::pin(async move {
-            let encoding = Encoding::parse(encoding.as_deref())?;
-            if declared_len.is_some_and(|n| n > BODY_LIMIT) {
+        let body = read_body(req, payload);
+        Box::pin(async move { parse_json(&body.await?).map(JsonBody) })
+    }
+}
+
+/// A request body as bytes, decoded from gzip or brotli when its `Content-Encoding` says so, at
+/// most `BODY_LIMIT` bytes either way.
+pub struct RawBody(pub Vec<u8>);
+
+impl FromRequest for RawBody {
+    type Error = ApiError;
+    type Future = Pin<Box<dyn Future<Output = Result<Self, ApiError>>>>;
+
+    fn from_request(req: &HttpRequest, payload: &mut Payload) -> Self::Future {
+        let body = read_body(req, payload);
+        Box::pin(async move { body.await.map(RawBody) })
+    }
+}
+
+/// Reads the whole body and decodes it; 413 when it is larger than `BODY_LIMIT`, before or after
+/// decoding, 415 for an unknown `Content-Encoding`.
+fn read_body(
+    req: &HttpRequest,
+    payload: &mut Payload,
+) -> impl Future<Output = Result<Vec<u8>, ApiError>> {
+    let encoding = req
+        .headers()
+        .get(header::CONTENT_ENCODING)
+        .map(|v| v.to_str().unwrap_or("?").trim().to_ascii_lowercase());
+    let declared_len = req
+        .headers()
+        .get(header::CONTENT_LENGTH)
+        .and_then(|v| v.to_str().ok())
+        .and_then(|v| v.parse::<usize>().ok());
+    let mut payload = payload.take();
+    async move {
+        let encoding = Encoding::parse(encoding.as_deref())?;
+        if declared_len.is_some_and(|n| n > BODY_LIMIT) {
+            return Err(ApiError::RequestTooLarge(BODY_LIMIT));
+        }
+        let mut raw = web::BytesMut::new();
+        while let Some(chunk) = payload.next().await {
+            let chunk = chunk
+                .map_err(|e| ApiError::InvalidInput(format!("Could not read the body: {e}")))?;
+            if raw.len() + chunk.len() > BODY_LIMIT {
                 return Err(ApiError::RequestTooLarge(BODY_LIMIT));
             }
-            let mut raw = web::BytesMut::new();
-            while let Some(chunk) = payload.next().await {
-                let chunk = chunk
-                    .map_err(|e| ApiError::InvalidInput(format!("Could not read the body: {e}")))?;
-                if raw.len() + chunk.len() > BODY_LIMIT {
-                    return Err(ApiError::RequestTooLarge(BODY_LIMIT));
-                }
-                raw.extend_from_slice(&chunk);
-            }
-            let body = encoding.decode(&raw)?;
-            parse_json(&body).map(JsonBody)
-        })
+            raw.extend_from_slice(&chunk);
+        }
+        encoding.decode(&raw)
     }
 }
 

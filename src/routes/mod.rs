@@ -4,6 +4,7 @@ mod actors;
 mod api_doc;
 mod builds;
 pub mod extract;
+mod key_value_stores;
 pub mod logs;
 pub mod models;
 mod openapi;
@@ -76,7 +77,16 @@ pub fn configure(cfg: &mut web::ServiceConfig) {
         .service(resource("/v2/actor-builds/{buildId}/abort").post(builds::abort))
         .service(resource("/v2/actor-builds/{buildId}/log").get(logs::get))
         .service(resource("/v2/actor-builds/{buildId}/openapi.json").get(openapi::of_build))
-        .service(resource("/v2/logs/{buildId}").get(logs::get));
+        .service(resource("/v2/logs/{buildId}").get(logs::get))
+        .service(resource("/v2/key-value-stores").post(key_value_stores::get_or_create))
+        .service(resource("/v2/key-value-stores/{storeId}").get(key_value_stores::get))
+        .service(
+            resource("/v2/key-value-stores/{storeId}/records/{key}")
+                .get(key_value_stores::get_record)
+                .head(key_value_stores::get_record)
+                .put(key_value_stores::put_record)
+                .delete(key_value_stores::delete_record),
+        );
 }
 
 pub async fn page_not_found() -> Result<HttpResponse, ApiError> {

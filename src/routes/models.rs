@@ -319,3 +319,66 @@ impl ActorShort {
         }
     }
 }
+
+#[derive(Serialize, ToSchema)]
+#[serde(rename_all = "camelCase")]
+pub struct KeyValueStoreStats {
+    pub read_count: i64,
+    pub write_count: i64,
+    pub delete_count: i64,
+    pub list_count: i64,
+    /// The sizes of the records' values, summed.
+    pub s3_storage_bytes: i64,
+}
+
+/// A key-value store. Only its owner ever sees it, so `urlSigningSecretKey` is always shown.
+#[derive(Serialize, ToSchema)]
+#[serde(rename_all = "camelCase")]
+pub struct KeyValueStore {
+    pub id: String,
+    pub name: Option<String>,
+    pub user_id: String,
+    pub username: String,
+    #[schema(format = DateTime)]
+    pub created_at: String,
+    #[schema(format = DateTime)]
+    pub modified_at: String,
+    #[schema(format = DateTime)]
+    pub accessed_at: String,
+    /// Always null: stores here do not belong to Actor runs.
+    pub act_id: Option<String>,
+    /// Always null.
+    pub act_run_id: Option<String>,
+    pub stats: KeyValueStoreStats,
+    /// Signs record URLs (`signature` query parameter) for reading without a token.
+    pub url_signing_secret_key: String,
+}
+
+impl From<&crate::storage::key_value_stores::StoreRecord> for KeyValueStore {
+    fn from(s: &crate::storage::key_value_stores::StoreRecord) -> Self {
+        KeyValueStore {
+            id: s.id.clone(),
+            name: s.name.clone(),
+            user_id: s.user_id.clone(),
+            username: s.username.clone(),
+            created_at: timestamp(&s.created_at),
+            modified_at: timestamp(&s.modified_at),
+            accessed_at: timestamp(&s.accessed_at),
+            act_id: None,
+            act_run_id: None,
+            stats: KeyValueStoreStats {
+                read_count: s.read_count,
+                write_count: s.write_count,
+                delete_count: s.delete_count,
+                list_count: s.list_count,
+                s3_storage_bytes: s.storage_bytes,
+            },
+            url_signing_secret_key: s.url_signing_secret_key.clone(),
+        }
+    }
+}
+
+/// A record's value: bytes of any content type.
+#[derive(ToSchema)]
+#[schema(value_type = String, format = Binary)]
+pub struct RecordBytes(pub Vec<u8>);
