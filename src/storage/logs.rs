@@ -41,10 +41,15 @@ pub async fn append(
     let (at, text): (Vec<DateTime<Utc>>, Vec<&str>) =
         lines.iter().map(|(t, l)| (*t, l.as_str())).unzip();
     let leased: Vec<&str> = BuildStatus::LEASED.iter().map(|s| s.as_str()).collect();
+    // Log lines commit without waiting for the disk: a crash of the database may lose the last
+    // moment of a log, never a status. The terminal write that follows a build's last lines is a
+    // normal commit, which makes everything before it durable too.
     let done = sqlx::query(
-        "INSERT INTO build_log_lines (build_id, at, line)
+        "WITH async AS MATERIALIZED (SELECT set_config('synchronous_commit', 'off', true))
+         INSERT INTO build_log_lines (build_id, at, line)
          SELECT $1, t.at, t.line FROM unnest($3::timestamptz[], $4::text[]) WITH ORDINALITY AS t(at, line, n)
          WHERE EXISTS (SELECT 1 FROM builds WHERE id = $1 AND worker_id = $2 AND status = ANY($5))
+           AND EXISTS (SELECT 1 FROM async)
          ORDER BY t.n",
     )
     .bind(build_id)

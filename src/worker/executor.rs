@@ -172,7 +172,7 @@ impl LocalProcess {
     /// Waits until no live process is left in the group, up to `deadline`; true when none is.
     async fn group_gone_by(&self, deadline: Instant) -> bool {
         loop {
-            if !group_alive(self.pgid.as_raw()) {
+            if !group_alive_off_thread(self.pgid.as_raw()).await {
                 return true;
             }
             if Instant::now() >= deadline {
@@ -204,7 +204,7 @@ impl ProcessHandle for LocalProcess {
 
     fn reap(&mut self) -> BoxFuture<'_, ()> {
         Box::pin(async move {
-            if group_alive(self.pgid.as_raw()) {
+            if group_alive_off_thread(self.pgid.as_raw()).await {
                 self.signal_group(Signal::SIGKILL);
             }
             if !self
@@ -224,12 +224,24 @@ impl ProcessHandle for LocalProcess {
     }
 }
 
+/// `group_alive` on a blocking thread: scanning /proc reads a file per process.
+async fn group_alive_off_thread(pgid: i32) -> bool {
+    tokio::task::spawn_blocking(move || group_alive(pgid))
+        .await
+        .unwrap_or(true)
+}
+
 /// Whether any process of the group is alive. Zombies (dead, not yet reaped by their parent) do
 /// not count: they run nothing.
 pub fn group_alive(pgid: i32) -> bool {
+    // The kernel knows at once when the group has no member at all, the common case; only a
+    // group with members (possibly zombies only) needs the scan of /proc.
+    if killpg(Pid::from_raw(pgid), None) == Err(nix::errno::Errno::ESRCH) {
+        return false;
+    }
     let Ok(entries) = std::fs::read_dir("/proc") else {
-        // Without /proc, fall back on the kernel's answer, which counts zombies as members.
-        return killpg(Pid::from_raw(pgid), None).is_ok();
+        // Without /proc, the kernel's answer stands, though it counts zombies as members.
+        return true;
     };
     entries.flatten().any(|entry| {
         let is_pid = entry
