@@ -11,7 +11,7 @@ async fn main() -> std::process::ExitCode {
             return std::process::ExitCode::from(2);
         }
     };
-    actor_builds::telemetry::init(settings.log_format);
+    let _log_writer = actor_builds::telemetry::init(settings.log_format);
     match actor_builds::cli::run(cli, settings).await {
         Ok(()) => std::process::ExitCode::SUCCESS,
         Err(e) => {
