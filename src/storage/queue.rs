@@ -61,7 +61,7 @@ pub async fn claim(
              lease_expires_at = now() + $3 * interval '1 millisecond'
          FROM (SELECT id FROM builds WHERE status = 'READY' ORDER BY started_at, id LIMIT $2
                FOR UPDATE SKIP LOCKED) ready, actors a, users u
-         WHERE b.id = ready.id AND a.id = b.act_id AND u.id = b.user_id
+         WHERE b.id = ready.id AND b.status = 'READY' AND a.id = b.act_id AND u.id = b.user_id
          RETURNING b.id, b.act_id, b.user_id, u.username, a.name AS actor_name, b.version_number,
                    b.build_number_int, b.tag, b.options,
                    extract(epoch FROM now() - b.started_at)::float8 AS waited_secs",
@@ -279,7 +279,7 @@ pub async fn rescue(
         "UPDATE builds b SET status = CASE b.status{case} END, {}
          FROM (SELECT {USAGE_COLUMNS} FROM builds
                WHERE status = ANY($1) AND lease_expires_at < now() FOR UPDATE SKIP LOCKED) c
-         WHERE b.id = c.id
+         WHERE b.id = c.id AND b.status = ANY($1) AND b.lease_expires_at < now()
          RETURNING b.id, b.status",
         terminal_set("$2")
     ))

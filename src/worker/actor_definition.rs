@@ -550,7 +550,7 @@ mod tests {
         std::env::var_os("ACTOR_TEMPLATES_CORPUS")
             .map(PathBuf::from)
             .unwrap_or_else(|| {
-                Path::new(env!("CARGO_MANIFEST_DIR")).join("../shared/corpus/actor-templates")
+                Path::new(env!("CARGO_MANIFEST_DIR")).join("tests/fixtures/actor-templates")
             })
     }
 
