@@ -3,7 +3,6 @@
 use actix_web::http::{header, StatusCode};
 use actix_web::web::{self, Bytes};
 use actix_web::{HttpRequest, HttpResponse};
-use serde_json::json;
 
 use super::error::ConsoleError;
 use super::paths;
@@ -17,7 +16,7 @@ use crate::domain::{is_id, new_id, ActorRef, BuildStatus, VersionNumber};
 use crate::routes::extract::Query;
 use crate::startup::AppState;
 use crate::storage::actors::{self, ActorRecord};
-use crate::storage::builds::{self, BuildFilter, NewBuild};
+use crate::storage::builds::{self, BuildFilter, BuildRequest, NewBuild};
 use crate::storage::logs::{self, LogLine};
 use crate::storage::users::{self, User};
 use crate::storage::versions;
@@ -32,8 +31,6 @@ const LATEST_BUILDS: i64 = 10;
 const LOG_LINES_SHOWN: usize = 5000;
 /// Log lines read at once.
 const LOG_PAGE: i64 = 1000;
-/// Memory of a build started from the console, in megabytes: the API's default.
-const BUILD_MEMORY_MBYTES: u64 = 4096;
 
 fn chrome<'a>(session: &'a Session, csrf: &'a str, nav: Nav) -> Chrome<'a> {
     Chrome {
@@ -429,28 +426,16 @@ pub async fn start_build(
         .headers()
         .get(header::USER_AGENT)
         .and_then(|v| v.to_str().ok());
-    let build = builds::create(
-        &state.pool,
-        NewBuild {
-            act_id: actor.id.clone(),
-            user_id: session.user.id.clone(),
-            version_number: version_number.to_string(),
-            tag: version.build_tag.clone(),
-            meta: json!({
-                "origin": "WEB",
-                "clientIp": req.peer_addr().map(|a| a.ip().to_string()),
-                "userAgent": user_agent,
-            }),
-            options: json!({
-                "useCache": false,
-                "betaPackages": false,
-                "memoryMbytes": BUILD_MEMORY_MBYTES,
-                "diskMbytes": 2 * BUILD_MEMORY_MBYTES,
-            }),
-            act_version: versions::snapshot(&version),
-        },
-    )
-    .await?;
+    let request = BuildRequest {
+        origin: "WEB",
+        client_ip: req.peer_addr().map(|a| a.ip().to_string()),
+        user_agent,
+        use_cache: false,
+        beta_packages: false,
+        tag: None,
+    };
+    let new = NewBuild::of_version(&actor.id, &session.user.id, &version, request);
+    let build = builds::create(&state.pool, new).await?;
     Ok(redirect(&paths::build(&build.id)))
 }
 

@@ -2,7 +2,6 @@ use std::time::Duration;
 
 use actix_web::http::header;
 use actix_web::{web, HttpRequest, HttpResponse};
-use serde_json::json;
 
 use super::actors::load;
 use super::api_doc::ApiErrors;
@@ -16,11 +15,8 @@ use crate::domain::{Origin, VersionNumber};
 use crate::error::ApiError;
 use crate::startup::AppState;
 use crate::storage::actors::ActorRecord;
-use crate::storage::builds::{self, BuildRecord, BuildScope, Deletion, NewBuild};
+use crate::storage::builds::{self, BuildRecord, BuildRequest, BuildScope, Deletion, NewBuild};
 use crate::storage::versions;
-
-/// Default memory of a build, in megabytes.
-const BUILD_MEMORY_MBYTES: u64 = 4096;
 
 /// `POST /v2/actors/{actorId}/builds`
 #[utoipa::path(
@@ -71,30 +67,17 @@ pub async fn create(
     let version = versions::get(&state.pool, &actor.id, version_number.as_str())
         .await?
         .ok_or(ApiError::NotFound("Actor version"))?;
-    let client_ip = req.peer_addr().map(|addr| addr.ip().to_string());
     let header = |name: &str| req.headers().get(name).and_then(|v| v.to_str().ok());
-    let build = builds::create(
-        &state.pool,
-        NewBuild {
-            act_id: actor.id.clone(),
-            user_id: user.id.clone(),
-            version_number: version_number.to_string(),
-            tag: tag.unwrap_or_else(|| version.build_tag.clone()),
-            meta: json!({
-                "origin": Origin::from_header(header("x-apify-request-origin")),
-                "clientIp": client_ip,
-                "userAgent": header(header::USER_AGENT.as_str()),
-            }),
-            options: json!({
-                "useCache": use_cache,
-                "betaPackages": beta_packages,
-                "memoryMbytes": BUILD_MEMORY_MBYTES,
-                "diskMbytes": 2 * BUILD_MEMORY_MBYTES,
-            }),
-            act_version: versions::snapshot(&version),
-        },
-    )
-    .await?;
+    let request = BuildRequest {
+        origin: Origin::from_header(header("x-apify-request-origin")),
+        client_ip: req.peer_addr().map(|addr| addr.ip().to_string()),
+        user_agent: header(header::USER_AGENT.as_str()),
+        use_cache,
+        beta_packages,
+        tag,
+    };
+    let new = NewBuild::of_version(&actor.id, &user.id, &version, request);
+    let build = builds::create(&state.pool, new).await?;
     let build = wait_for_finish(&state, build, Some(&user.id), wait).await?;
     Ok(respond::created(
         &format!("/v2/actor-builds/{}", build.id),

@@ -9,6 +9,7 @@ use serde_json::{json, Value};
 use sqlx::types::Json;
 use sqlx::{FromRow, PgExecutor, PgPool};
 
+use crate::domain::version_spec::VersionSpec;
 use crate::domain::{new_id, BuildStatus};
 
 #[derive(Debug, Clone, FromRow)]
@@ -56,6 +57,48 @@ pub struct NewBuild {
     pub meta: Value,
     pub options: Value,
     pub act_version: Value,
+}
+
+/// Memory of a build, in megabytes; its disk is twice that.
+pub const BUILD_MEMORY_MBYTES: u64 = 4096;
+
+/// What a request to build says, besides the Actor and the version.
+pub struct BuildRequest<'a> {
+    pub origin: &'a str,
+    pub client_ip: Option<String>,
+    pub user_agent: Option<&'a str>,
+    pub use_cache: bool,
+    pub beta_packages: bool,
+    /// The tag the build takes when it succeeds; the version's `buildTag` when not given.
+    pub tag: Option<String>,
+}
+
+impl NewBuild {
+    pub fn of_version(
+        actor_id: &str,
+        user_id: &str,
+        version: &VersionSpec,
+        request: BuildRequest<'_>,
+    ) -> Self {
+        NewBuild {
+            act_id: actor_id.to_owned(),
+            user_id: user_id.to_owned(),
+            version_number: version.version_number.to_string(),
+            tag: request.tag.unwrap_or_else(|| version.build_tag.clone()),
+            meta: json!({
+                "origin": request.origin,
+                "clientIp": request.client_ip,
+                "userAgent": request.user_agent,
+            }),
+            options: json!({
+                "useCache": request.use_cache,
+                "betaPackages": request.beta_packages,
+                "memoryMbytes": BUILD_MEMORY_MBYTES,
+                "diskMbytes": 2 * BUILD_MEMORY_MBYTES,
+            }),
+            act_version: super::versions::snapshot(version),
+        }
+    }
 }
 
 /// Creates a READY build with the next number of its version. The counter's row lock orders
