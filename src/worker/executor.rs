@@ -81,7 +81,8 @@ const MAX_LINE: u64 = 64 * 1024;
 
 impl Executor for LocalExecutor {
     fn start(&self, spec: ProcessSpec) -> io::Result<StartedProcess> {
-        let mut child = Command::new("sh")
+        let mut command = Command::new("sh");
+        command
             .arg("-c")
             .arg(&spec.command)
             .current_dir(&spec.work_dir)
@@ -91,8 +92,17 @@ impl Executor for LocalExecutor {
             .stdin(Stdio::null())
             .stdout(Stdio::piped())
             .stderr(Stdio::piped())
-            .kill_on_drop(true)
-            .spawn()?;
+            .kill_on_drop(true);
+        // If the worker dies without stopping the build (SIGKILL, a crash), the kernel kills the
+        // build's leading process with it, rather than leaving it to run unowned.
+        // SAFETY: the closure runs in the child between fork and exec and only makes the
+        // prctl system call, which is async-signal-safe.
+        unsafe {
+            command.pre_exec(|| {
+                nix::sys::prctl::set_pdeathsig(Signal::SIGKILL).map_err(std::io::Error::from)
+            });
+        }
+        let mut child = command.spawn()?;
         let pgid = child
             .id()
             .and_then(|id| i32::try_from(id).ok())

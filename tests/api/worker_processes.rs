@@ -147,19 +147,33 @@ async fn builds_of_a_killed_worker_are_rescued() {
         .await
         .expect("worker id");
 
+    let pids: Vec<i32> = ids
+        .iter()
+        .filter_map(|id| {
+            std::fs::read_to_string(pid_dir.join(id))
+                .ok()?
+                .trim()
+                .parse()
+                .ok()
+        })
+        .collect();
+    assert_eq!(pids.len(), 2);
     doomed.kill().expect("SIGKILL the worker");
     doomed.wait().expect("reap the worker");
-    // The builds' processes outlive their worker; end them so the machine stays clean.
-    for id in &ids {
-        if let Some(pid) = std::fs::read_to_string(pid_dir.join(id))
-            .ok()
-            .and_then(|p| p.trim().parse::<i32>().ok())
-        {
-            let _ = nix::sys::signal::kill(
-                nix::unistd::Pid::from_raw(pid),
-                nix::sys::signal::Signal::SIGKILL,
-            );
+    // The builds' processes do not outlive their worker: the kernel kills them with it.
+    let deadline = Instant::now() + Duration::from_secs(5);
+    while pids
+        .iter()
+        .any(|pid| actor_builds::worker::executor::process_alive(*pid))
+    {
+        if Instant::now() > deadline {
+            for pid in &pids {
+                let pid = nix::unistd::Pid::from_raw(*pid);
+                let _ = nix::sys::signal::kill(pid, nix::sys::signal::Signal::SIGKILL);
+            }
+            panic!("the build processes outlived their worker");
         }
+        tokio::time::sleep(Duration::from_millis(20)).await;
     }
     let res = app
         .post(&format!("/v2/actor-builds/{}/abort", ids[1]))
