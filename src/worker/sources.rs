@@ -740,17 +740,8 @@ fn unpack_tar(
         if !is_content {
             continue;
         }
-        let rel =
-            relative_path(&name).map_err(|reason| unsafe_path(ORIGIN_ENTRY, &name, reason))?;
-        let Some(rel) = rel else {
-            if kind.is_dir() {
-                continue;
-            }
-            return Err(unsafe_path(
-                ORIGIN_ENTRY,
-                &name,
-                "it names the work directory itself",
-            ));
+        let Some(rel) = entry_path(&name, kind.is_dir())? else {
+            continue;
         };
         if kind.is_dir() {
             ensure_dir(dir, &rel, ORIGIN_ENTRY, &name)?;
@@ -768,6 +759,20 @@ fn unpack_tar(
     Ok(())
 }
 
+/// Where an archive entry goes, relative to the work directory; `None` for an entry that names
+/// the work directory itself as a folder (nothing to write). Unsafe names fail the build.
+fn entry_path(name: &str, is_dir: bool) -> Result<Option<PathBuf>, SourceError> {
+    match relative_path(name).map_err(|reason| unsafe_path(ORIGIN_ENTRY, name, reason))? {
+        Some(rel) => Ok(Some(rel)),
+        None if is_dir => Ok(None),
+        None => Err(unsafe_path(
+            ORIGIN_ENTRY,
+            name,
+            "it names the work directory itself",
+        )),
+    }
+}
+
 fn unpack_zip(
     bytes: &[u8],
     dir: &Path,
@@ -777,17 +782,8 @@ fn unpack_zip(
     for index in 0..archive.len() {
         let mut file = archive.by_index(index).map_err(|e| broken(&e))?;
         let name = file.name().to_owned();
-        let rel =
-            relative_path(&name).map_err(|reason| unsafe_path(ORIGIN_ENTRY, &name, reason))?;
-        let Some(rel) = rel else {
-            if file.is_dir() {
-                continue;
-            }
-            return Err(unsafe_path(
-                ORIGIN_ENTRY,
-                &name,
-                "it names the work directory itself",
-            ));
+        let Some(rel) = entry_path(&name, file.is_dir())? else {
+            continue;
         };
         if file.is_dir() {
             ensure_dir(dir, &rel, ORIGIN_ENTRY, &name)?;
