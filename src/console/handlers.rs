@@ -12,7 +12,7 @@ use super::session::{
 };
 use super::views::{self, Chrome, Nav};
 use super::{html, redirect};
-use crate::domain::{is_id, new_id, ActorRef, BuildStatus, VersionNumber};
+use crate::domain::{is_id, new_id, BuildStatus, VersionNumber};
 use crate::routes::extract::Query;
 use crate::startup::AppState;
 use crate::storage::actors::{self, ActorRecord};
@@ -62,10 +62,7 @@ async fn find_actor(
     user: &User,
     actor: &str,
 ) -> Result<ActorRecord, ConsoleError> {
-    let actor_ref = ActorRef::parse(actor).ok_or(ConsoleError::NotFound("Actor"))?;
-    actors::find(&state.pool, &user.id, &user.username, &actor_ref)
-        .await?
-        .ok_or(ConsoleError::NotFound("Actor"))
+    Ok(crate::routes::actors::load(state, user, actor).await?)
 }
 
 fn wants_json(req: &HttpRequest) -> bool {

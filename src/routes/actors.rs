@@ -10,6 +10,7 @@ use super::extract::{Caller, JsonBody, Query};
 use super::models::*;
 use super::models::{Actor, ActorShort, ActorStats, TaggedBuild, Version};
 use super::respond;
+use super::versions::version_taken;
 use crate::domain::version_spec::{check_tag, VersionInput, VersionSpec};
 use crate::domain::{new_id, ActorName, ActorRef};
 use crate::error::ApiError;
@@ -105,6 +106,17 @@ fn check_run_options(options: &Map<String, Value>) -> Result<(), ApiError> {
     Ok(())
 }
 
+/// Maps a clash of Actor names to `actor-name-not-unique`.
+fn name_taken(name: &str) -> impl FnOnce(sqlx::Error) -> ApiError + '_ {
+    move |e| {
+        if is_unique_violation(&e, "actors_user_name_unique") {
+            ApiError::ActorNameNotUnique(name.to_owned())
+        } else {
+            e.into()
+        }
+    }
+}
+
 /// The caller's Actor named by the path, or 404.
 pub async fn load(state: &AppState, user: &User, actor_id: &str) -> Result<ActorRecord, ApiError> {
     let actor_ref = ActorRef::parse(actor_id).ok_or(ApiError::NotFound("Actor"))?;
@@ -185,21 +197,11 @@ pub async fn create(
     let mut tx = state.pool.begin().await?;
     actors::insert(&mut *tx, &id, &user.id, name, &fields)
         .await
-        .map_err(|e| {
-            if is_unique_violation(&e, "actors_user_name_unique") {
-                ApiError::ActorNameNotUnique(name.to_owned())
-            } else {
-                e.into()
-            }
-        })?;
+        .map_err(name_taken(name))?;
     for spec in &specs {
-        versions::insert(&mut *tx, &id, spec).await.map_err(|e| {
-            if is_unique_violation(&e, "versions_pkey") {
-                ApiError::VersionAlreadyExists(spec.version_number.to_string())
-            } else {
-                e.into()
-            }
-        })?;
+        versions::insert(&mut *tx, &id, spec)
+            .await
+            .map_err(version_taken(spec))?;
     }
     tx.commit().await?;
     let actor = load(&state, &user, &id).await?;
@@ -301,13 +303,7 @@ pub async fn update(
     let mut tx = state.pool.begin().await?;
     actors::update(&mut *tx, &actor.id, &fields)
         .await
-        .map_err(|e| {
-            if is_unique_violation(&e, "actors_user_name_unique") {
-                ApiError::ActorNameNotUnique(fields.name.clone().unwrap_or_default())
-            } else {
-                e.into()
-            }
-        })?;
+        .map_err(name_taken(fields.name.as_deref().unwrap_or_default()))?;
     for (i, version) in input.versions.unwrap_or_default().into_iter().enumerate() {
         let existing = match &version.version_number {
             Some(number) => versions::get(&mut *tx, &actor.id, number).await?,

@@ -1,6 +1,6 @@
 //! HTTP routes: handlers parse the request, call storage, and answer.
 
-mod actors;
+pub mod actors;
 mod api_doc;
 mod builds;
 pub mod extract;

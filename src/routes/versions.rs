@@ -12,6 +12,17 @@ use crate::error::ApiError;
 use crate::startup::AppState;
 use crate::storage::{actors, is_unique_violation, versions};
 
+/// Maps a clash of version numbers to `version-already-exists`.
+pub(super) fn version_taken(spec: &VersionSpec) -> impl FnOnce(sqlx::Error) -> ApiError + '_ {
+    move |e| {
+        if is_unique_violation(&e, "versions_pkey") {
+            ApiError::VersionAlreadyExists(spec.version_number.to_string())
+        } else {
+            e.into()
+        }
+    }
+}
+
 /// `GET /v2/actors/{actorId}/versions` (not paginated)
 #[utoipa::path(
     operation_id = "versions_list",
@@ -69,13 +80,7 @@ pub async fn create(
     let mut tx = state.pool.begin().await?;
     versions::insert(&mut *tx, &actor.id, &spec)
         .await
-        .map_err(|e| {
-            if is_unique_violation(&e, "versions_pkey") {
-                ApiError::VersionAlreadyExists(spec.version_number.to_string())
-            } else {
-                e.into()
-            }
-        })?;
+        .map_err(version_taken(&spec))?;
     actors::touch(&mut *tx, &actor.id).await?;
     tx.commit().await?;
     let location = format!("/v2/actors/{}/versions/{}", actor.id, spec.version_number);
