@@ -7,7 +7,8 @@ use sqlx::PgPool;
 
 use crate::build_events::BuildEvents;
 use crate::settings::Settings;
-use crate::startup::Application;
+use crate::build_watch::Waiters;
+use crate::startup::{Application, MetricsServer};
 use crate::storage::{self, users};
 
 #[derive(Parser)]
@@ -129,11 +130,23 @@ async fn serve(settings: Arc<Settings>, with_api: bool) -> anyhow::Result<()> {
         );
         None
     };
-    let handle = app.as_ref().map(Application::handle);
+    // Without the API, the metrics listener runs on its own.
+    let metrics = match app {
+        Some(_) => None,
+        None => {
+            let waiters = Waiters::new(pool.clone(), events.clone());
+            MetricsServer::start(&settings, pool.clone(), waiters)?
+        }
+    };
+    let handle = app
+        .as_ref()
+        .map(Application::handle)
+        .or_else(|| metrics.as_ref().map(MetricsServer::handle));
     let server = async move {
-        match app {
-            Some(app) => app.run_until_stopped().await,
-            None => std::future::pending().await,
+        match (app, metrics) {
+            (Some(app), _) => app.run_until_stopped().await,
+            (None, Some(metrics)) => metrics.run_until_stopped().await,
+            (None, None) => std::future::pending().await,
         }
     };
     tokio::select! {

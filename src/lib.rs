@@ -1,6 +1,7 @@
 //! actor-builds: a self-hostable build service for Apify Actors, speaking the Apify API v2.
 
 pub mod build_events;
+pub mod build_watch;
 pub mod cli;
 pub mod console;
 pub mod domain;

@@ -7,6 +7,7 @@ use std::time::Duration;
 use metrics_exporter_prometheus::{Matcher, PrometheusBuilder, PrometheusHandle};
 use sqlx::PgPool;
 
+use crate::build_watch::Waiters;
 use crate::domain::BuildStatus;
 
 static HANDLE: OnceLock<Option<PrometheusHandle>> = OnceLock::new();
@@ -32,7 +33,29 @@ pub fn install() -> Option<PrometheusHandle> {
         .clone()
 }
 
-pub fn http_request(method: &str, route: &str, status: u16, elapsed: Duration) {
+/// The method as a label from a closed set: the standard methods, anything else `OTHER`, so a
+/// client cannot make new series by making up methods.
+pub fn method_label(method: &actix_web::http::Method) -> &'static str {
+    use actix_web::http::Method;
+    const KNOWN: [(Method, &str); 9] = [
+        (Method::GET, "GET"),
+        (Method::HEAD, "HEAD"),
+        (Method::POST, "POST"),
+        (Method::PUT, "PUT"),
+        (Method::DELETE, "DELETE"),
+        (Method::PATCH, "PATCH"),
+        (Method::OPTIONS, "OPTIONS"),
+        (Method::CONNECT, "CONNECT"),
+        (Method::TRACE, "TRACE"),
+    ];
+    KNOWN
+        .iter()
+        .find(|(known, _)| known == method)
+        .map_or("OTHER", |(_, label)| label)
+}
+
+/// `route` is a route template or [`UNMATCHED_ROUTE`], never a raw path.
+pub fn http_request(method: &'static str, route: &str, status: u16, elapsed: Duration) {
     let labels = [
         ("method", method.to_owned()),
         ("route", route.to_owned()),
@@ -60,8 +83,11 @@ pub fn stop_to_end(elapsed: Duration) {
     metrics::histogram!("build_stop_to_end_seconds").record(elapsed.as_secs_f64());
 }
 
-/// The text for `GET /metrics`, with gauges read at scrape time.
-pub async fn render(pool: &PgPool) -> String {
+/// The route label of requests that matched no route.
+pub const UNMATCHED_ROUTE: &str = "<unmatched>";
+
+/// The text for `GET /metrics` (on the metrics listener), with gauges read at scrape time.
+pub async fn render(pool: &PgPool, waiters: &Waiters) -> String {
     let Some(handle) = install() else {
         return String::new();
     };
@@ -80,5 +106,7 @@ pub async fn render(pool: &PgPool) -> String {
         }
         Err(e) => tracing::debug!(error = %e, "queue gauges not updated"),
     }
-    handle.render()
+    let mut text = handle.render();
+    text.push_str(&waiters.render());
+    text
 }

@@ -57,6 +57,8 @@ pub struct Settings {
     pub compute_unit_price_usd: f64,
     /// Requests per second per token; `None` when rate limiting is off.
     pub rate_limit_per_second: Option<f64>,
+    /// Where `/metrics` is served (`METRICS_BIND_ADDR`, loopback by default); `None` when `off`.
+    pub metrics_bind_addr: Option<SocketAddr>,
 }
 
 #[derive(Clone, Debug)]
@@ -139,7 +141,15 @@ impl Settings {
                 problem: "must be a number of at least 0 (0 turns rate limiting off)".into(),
             });
         }
+        let metrics_bind_addr = match read.string("METRICS_BIND_ADDR").as_deref() {
+            Some("off") => None,
+            _ => Some(read.parse(
+                "METRICS_BIND_ADDR",
+                SocketAddr::from(([127, 0, 0, 1], 9464)),
+            )?),
+        };
         Ok(Settings {
+            metrics_bind_addr,
             rate_limit_per_second: (rate_limit > 0.0).then_some(rate_limit),
             database_url: DatabaseUrl(database_url),
             bind_addr: read.parse("BIND_ADDR", SocketAddr::from(([127, 0, 0, 1], 8080)))?,

@@ -85,39 +85,25 @@ pub async fn create(
     ))
 }
 
-/// Holds the request until the build is terminal or `wait` is up, woken by the build events
-/// rather than by polling; then answers the build as it is.
+/// Holds the request until the build is terminal or `wait` is up, then answers the build as it
+/// is. Every waiter of a build shares one reading of it (see `build_watch`); a waiter whose
+/// client hung up is dropped with its connection. `build` was read for `_user_id` (when
+/// given); the shared re-reads go by id, since a build never changes owner.
 pub async fn wait_for_finish(
     state: &AppState,
     build: BuildRecord,
-    user_id: Option<&str>,
+    _user_id: Option<&str>,
     wait: Duration,
 ) -> Result<BuildRecord, ApiError> {
     if wait.is_zero() || build.status.is_terminal() {
         return Ok(build);
     }
     let deadline = tokio::time::Instant::now() + wait;
-    let mut events = state.events.subscribe();
-    let reload = || async {
-        let found = match user_id {
-            Some(user_id) => builds::get_for_user(&state.pool, &build.id, user_id).await?,
-            None => builds::get(&state.pool, &build.id).await?,
-        };
-        found.ok_or(ApiError::NotFound("Build"))
-    };
-    // Re-read once after subscribing, so a move made just before is not missed.
-    let mut current = reload().await?;
-    while !current.status.is_terminal() {
-        tokio::select! {
-            event = events.next() => match event {
-                Some(event) if event.concerns(&current.id) => current = reload().await?,
-                Some(_) => {}
-                None => break,
-            },
-            _ = tokio::time::sleep_until(deadline) => break,
-        }
-    }
-    Ok(current)
+    state
+        .waiters
+        .wait(build, deadline)
+        .await
+        .ok_or(ApiError::NotFound("Build"))
 }
 
 /// `GET /v2/actor-builds/{buildId}`; readable without a token (usage in USD is then hidden).

@@ -9,7 +9,7 @@ pub mod logs;
 pub mod models;
 mod openapi;
 pub mod respond;
-mod service;
+pub(crate) mod service;
 mod telemetry;
 mod users;
 mod versions;
@@ -63,7 +63,6 @@ pub fn configure(cfg: &mut web::ServiceConfig) {
     cfg.service(web::scope("/console").configure(crate::console::configure));
     cfg.service(resource("/health").get(service::health))
         .service(resource("/ready").get(service::ready))
-        .service(resource("/metrics").get(service::metrics))
         .service(resource("/openapi.json").get(api_doc::get))
         .service(resource("/v2/users/me").get(users::me))
         .service(web::scope("/v2/actors").configure(actor_routes))

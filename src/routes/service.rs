@@ -4,7 +4,7 @@ use std::time::Duration;
 
 use actix_web::{web, HttpResponse};
 
-use crate::startup::AppState;
+use crate::startup::{AppState, MetricsState};
 
 pub async fn health() -> HttpResponse {
     HttpResponse::Ok()
@@ -12,11 +12,11 @@ pub async fn health() -> HttpResponse {
         .body("ok")
 }
 
-/// Prometheus text format.
-pub async fn metrics(state: web::Data<AppState>) -> HttpResponse {
+/// Prometheus text format; served on the metrics listener only.
+pub async fn metrics(state: web::Data<MetricsState>) -> HttpResponse {
     HttpResponse::Ok()
         .content_type("text/plain; version=0.0.4; charset=utf-8")
-        .body(crate::metrics::render(&state.pool).await)
+        .body(crate::metrics::render(&state.pool, &state.waiters).await)
 }
 
 /// 200 only when the database answers within a second.

@@ -52,10 +52,12 @@ where
             .filter(|v| !v.is_empty() && v.len() <= 128)
             .map(str::to_owned)
             .unwrap_or_else(|| uuid::Uuid::new_v4().to_string());
-        let route = req.match_pattern().unwrap_or_else(|| "<unmatched>".into());
-        let method = req.method().to_string();
+        let route = req
+            .match_pattern()
+            .unwrap_or_else(|| crate::metrics::UNMATCHED_ROUTE.into());
+        let method = crate::metrics::method_label(req.method());
         let span = tracing::info_span!("request", method = %method, route = %route, %request_id);
-        let quiet = matches!(route.as_str(), "/health" | "/ready" | "/metrics");
+        let quiet = matches!(route.as_str(), "/health" | "/ready");
         let started = Instant::now();
         let fut = self.service.call(req);
         Box::pin(
@@ -63,7 +65,7 @@ where
                 let mut res = fut.await?;
                 let status = res.status().as_u16();
                 let elapsed = started.elapsed();
-                crate::metrics::http_request(&method, &route, status, elapsed);
+                crate::metrics::http_request(method, &route, status, elapsed);
                 let millis = elapsed.as_secs_f64() * 1000.0;
                 if quiet {
                     tracing::debug!(status, millis, "request");

@@ -1,7 +1,9 @@
 //! Build log lines.
 
+use std::borrow::Cow;
+
 use chrono::{DateTime, Utc};
-use sqlx::{FromRow, PgExecutor};
+use sqlx::{FromRow, PgExecutor, PgPool};
 
 use crate::domain::BuildStatus;
 
@@ -27,10 +29,30 @@ pub async fn read_after(
         .await
 }
 
+/// The line as Postgres `text` takes it: NUL, the one character a UTF-8 database refuses,
+/// becomes U+FFFD (invalid UTF-8 was already replaced when the output was read).
+pub fn storable(line: &str) -> Cow<'_, str> {
+    if line.contains('\0') {
+        Cow::Owned(line.replace('\0', "\u{FFFD}"))
+    } else {
+        Cow::Borrowed(line)
+    }
+}
+
+/// Stands in for a line that the database refused even after [`storable`].
+pub const REFUSED_LINE: &str = "[a line of the log could not be stored]";
+
+/// Whether the database refused the data itself (class 22, data exception, e.g. a character
+/// that `text` does not take), as opposed to the connection or the statement failing.
+fn is_data_error(e: &sqlx::Error) -> bool {
+    matches!(e, sqlx::Error::Database(db) if db.code().is_some_and(|c| c.starts_with("22")))
+}
+
 /// Appends lines for the worker that holds the build; nothing is written (and `false` is
-/// returned) when the build is no longer this worker's or no longer active.
+/// returned) when the build is no longer this worker's or no longer active. When the database
+/// refuses the batch's data, the lines go in one by one, and only a refused line is replaced.
 pub async fn append(
-    db: impl PgExecutor<'_>,
+    db: &PgPool,
     build_id: &str,
     worker_id: &str,
     lines: &[(DateTime<Utc>, String)],
@@ -38,8 +60,39 @@ pub async fn append(
     if lines.is_empty() {
         return Ok(true);
     }
+    let stored: Vec<(DateTime<Utc>, Cow<'_, str>)> =
+        lines.iter().map(|(t, l)| (*t, storable(l))).collect();
+    match insert(db, build_id, worker_id, &stored).await {
+        Err(e) if is_data_error(&e) => {
+            tracing::warn!(error = %e, lines = stored.len(), "a batch of log lines was refused; writing them one by one");
+        }
+        other => return other,
+    }
+    let mut held = true;
+    for line in &stored {
+        held = match insert(db, build_id, worker_id, std::slice::from_ref(line)).await {
+            Err(e) if is_data_error(&e) => {
+                tracing::warn!(error = %e, "a log line was refused; it is replaced");
+                let stand_in = (line.0, Cow::Borrowed(REFUSED_LINE));
+                insert(db, build_id, worker_id, &[stand_in]).await?
+            }
+            other => other?,
+        };
+        if !held {
+            break;
+        }
+    }
+    Ok(held)
+}
+
+async fn insert(
+    db: &PgPool,
+    build_id: &str,
+    worker_id: &str,
+    lines: &[(DateTime<Utc>, Cow<'_, str>)],
+) -> Result<bool, sqlx::Error> {
     let (at, text): (Vec<DateTime<Utc>>, Vec<&str>) =
-        lines.iter().map(|(t, l)| (*t, l.as_str())).unzip();
+        lines.iter().map(|(t, l)| (*t, l.as_ref())).unzip();
     let leased: Vec<&str> = BuildStatus::LEASED.iter().map(|s| s.as_str()).collect();
     // Log lines commit without waiting for the disk: a crash of the database may lose the last
     // moment of a log, never a status. The terminal write that follows a build's last lines is a
@@ -60,4 +113,15 @@ pub async fn append(
     .execute(db)
     .await?;
     Ok(done.rows_affected() > 0)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::storable;
+
+    #[test]
+    fn nul_is_replaced_in_place() {
+        assert_eq!(storable("a\0b"), "a\u{FFFD}b");
+        assert_eq!(storable("plain"), "plain");
+    }
 }

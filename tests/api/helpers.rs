@@ -24,6 +24,8 @@ pub struct TestApp {
     pub events: BuildEvents,
     pub workers: Option<WorkerPool>,
     pub work_dir: std::path::PathBuf,
+    /// `http://127.0.0.1:<port>` of the metrics listener.
+    pub metrics_address: String,
     db_name: String,
     admin_url: String,
 }
@@ -89,6 +91,7 @@ async fn spawn(env: &[(&str, &str)], through_port: Option<u16>) -> TestApp {
         ("DATABASE_POOL_SIZE".into(), "8".into()),
         ("WORKER_CONCURRENCY".into(), "0".into()),
         ("BIND_ADDR".into(), "127.0.0.1:0".into()),
+        ("METRICS_BIND_ADDR".into(), "127.0.0.1:0".into()),
     ];
     vars.extend(env.iter().map(|(k, v)| (k.to_string(), v.to_string())));
     let settings = Settings::from_lookup(|key| {
@@ -114,6 +117,10 @@ async fn spawn(env: &[(&str, &str)], through_port: Option<u16>) -> TestApp {
     let app = Application::with_listener(settings.clone(), app_pool, events.clone(), listener)
         .expect("app");
     let address = format!("http://127.0.0.1:{}", app.port());
+    let metrics_address = format!(
+        "http://127.0.0.1:{}",
+        app.metrics_port().expect("metrics listener")
+    );
     tokio::spawn(app.run_until_stopped());
     let user = users::create_user(&pool, "jane").await.expect("user");
     let token = users::create_token(&pool, &user.id).await.expect("token");
@@ -127,6 +134,7 @@ async fn spawn(env: &[(&str, &str)], through_port: Option<u16>) -> TestApp {
         events,
         workers,
         work_dir,
+        metrics_address,
         db_name,
         admin_url: admin_url(),
     }
@@ -163,6 +171,26 @@ impl Drop for TestApp {
 impl TestApp {
     pub fn url(&self, path: &str) -> String {
         format!("{}{}", self.address, path)
+    }
+
+    /// The text of `/metrics` on the metrics listener.
+    pub async fn metrics(&self) -> String {
+        let res = self
+            .client
+            .get(format!("{}/metrics", self.metrics_address))
+            .send()
+            .await
+            .expect("metrics");
+        assert_eq!(res.status(), 200, "metrics listener");
+        res.text().await.expect("metrics text")
+    }
+
+    /// A value of the metrics text: the first sample whose line starts with `series`.
+    pub async fn metric(&self, series: &str) -> f64 {
+        let text = self.metrics().await;
+        text.lines()
+            .find_map(|l| l.strip_prefix(series)?.strip_prefix(' ')?.trim().parse().ok())
+            .unwrap_or_else(|| panic!("no {series} in the metrics: {text}"))
     }
 
     /// A request with the test user's token.

@@ -21,7 +21,7 @@ async fn metrics_in_prometheus_text() {
 
     let res = app
         .client
-        .get(app.url("/metrics"))
+        .get(format!("{}/metrics", app.metrics_address))
         .send()
         .await
         .expect("metrics");
