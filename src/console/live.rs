@@ -23,6 +23,7 @@ use super::error::ConsoleError;
 use super::session::Session;
 use super::views;
 use crate::build_events::{BuildEvent, Subscription};
+use crate::build_watch::StreamGuard;
 use crate::domain::{is_id, BuildStatus};
 use crate::json::timestamp;
 use crate::routes::extract::Query;
@@ -89,6 +90,7 @@ pub async fn builds(
         ended: false,
         queue: VecDeque::new(),
         next_look: Instant::now() + LOOK_EVERY,
+        _open: state.waiters.stream_guard(),
     };
     let body = stream::unfold(watcher, |mut w| async move {
         w.next_chunk().await.map(|chunk| (chunk, w))
@@ -110,6 +112,8 @@ struct ListWatcher {
     queue: VecDeque<Bytes>,
     /// When to look at the database even without an event.
     next_look: Instant,
+    /// Counts the stream in `log_streams_active` until the body is dropped (with its client).
+    _open: StreamGuard,
 }
 
 impl ListWatcher {
@@ -234,6 +238,7 @@ pub async fn build(
         ending: false,
         ended: false,
         next_look: Instant::now() + LOOK_EVERY,
+        _open: state.waiters.stream_guard(),
     };
     let body = stream::unfold(follower, |mut f| async move {
         f.next_chunk().await.map(|chunk| (chunk, f))
@@ -256,6 +261,8 @@ struct BuildFollower {
     ended: bool,
     /// When to look at the database even without an event.
     next_look: Instant,
+    /// Counts the stream in `log_streams_active` until the body is dropped (with its client).
+    _open: StreamGuard,
 }
 
 impl BuildFollower {

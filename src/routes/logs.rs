@@ -14,6 +14,7 @@ use super::extract::{Caller, Query};
 #[allow(unused_imports)] // Named only in the OpenAPI attributes.
 use super::models::*;
 use crate::build_events::Subscription;
+use crate::build_watch::StreamGuard;
 use crate::error::ApiError;
 use crate::json::timestamp;
 use crate::startup::AppState;
@@ -81,6 +82,7 @@ pub async fn get(
         after: 0,
         raw,
         ended: false,
+        _open: state.waiters.stream_guard(),
     };
     let body = futures_util::stream::unfold(follower, |mut follower| async move {
         follower.next_chunk().await.map(|chunk| (chunk, follower))
@@ -97,6 +99,8 @@ struct LogFollower {
     after: i64,
     raw: bool,
     ended: bool,
+    /// Counts the stream in `log_streams_active` until the body is dropped (with its client).
+    _open: StreamGuard,
 }
 
 impl LogFollower {
