@@ -7,12 +7,16 @@ mod run;
 pub mod sources;
 
 use std::collections::HashMap;
+use std::panic::AssertUnwindSafe;
+use std::sync::atomic::{AtomicBool, Ordering};
 use std::sync::{Arc, Mutex};
 use std::time::Duration;
 
+use futures_util::FutureExt;
 use sqlx::PgPool;
-use tokio::sync::{mpsc, watch};
+use tokio::sync::watch;
 use tokio::task::JoinHandle;
+use tokio::time::Instant;
 use tracing::Instrument;
 
 use crate::build_events::{BuildEvent, BuildEvents};
@@ -39,10 +43,71 @@ pub(crate) struct Worker {
     pub settings: WorkerSettings,
     pub worker_id: String,
     pub executor: Arc<dyn Executor>,
-    running: Mutex<HashMap<String, watch::Sender<StopRequest>>>,
+    /// The builds this worker runs, by id; an entry lives as long as the build's task.
+    running: Mutex<HashMap<String, Held>>,
+}
+
+/// A build this worker runs.
+struct Held {
+    stop: watch::Sender<StopRequest>,
+    fence: Arc<Fence>,
+    task: Option<tokio::task::Id>,
+}
+
+/// When a build's lease was last renewed, so that the worker stops the build (and writes nothing
+/// more for it) before the lease can lapse and another worker's rescuer takes it.
+pub(crate) struct Fence {
+    renewed: Mutex<Instant>,
+    /// Past this age of the last renewal the build is given up: a lease less one heartbeat.
+    limit: Duration,
+    lost: AtomicBool,
+}
+
+tokio::task_local! {
+    /// The fence of the build whose task this is: its retries give up when the build is lost.
+    static FENCE: Arc<Fence>;
+}
+
+impl Fence {
+    fn new(settings: &WorkerSettings) -> Self {
+        Fence {
+            renewed: Mutex::new(Instant::now()),
+            limit: settings.lease().saturating_sub(settings.heartbeat),
+            lost: AtomicBool::new(false),
+        }
+    }
+
+    fn renewed_at(&self, at: Instant) {
+        if let Ok(mut renewed) = self.renewed.lock() {
+            *renewed = (*renewed).max(at);
+        }
+    }
+
+    /// Until when this worker may still act for the build.
+    fn deadline(&self) -> Instant {
+        let renewed = self.renewed.lock().map(|r| *r).unwrap_or_else(|_| Instant::now());
+        renewed + self.limit
+    }
+
+    fn is_lost(&self) -> bool {
+        self.lost.load(Ordering::SeqCst) || Instant::now() >= self.deadline()
+    }
 }
 
 impl Worker {
+    /// The builds whose leases are to be renewed: those not given up.
+    fn renewable_ids(&self) -> Vec<String> {
+        self.running
+            .lock()
+            .map(|m| {
+                m.iter()
+                    .filter(|(_, held)| !held.fence.lost.load(Ordering::SeqCst))
+                    .map(|(id, _)| id.clone())
+                    .collect()
+            })
+            .unwrap_or_default()
+    }
+
     fn running_ids(&self) -> Vec<String> {
         self.running
             .lock()
@@ -56,8 +121,11 @@ impl Worker {
 
     fn request_stop(&self, build_id: &str, request: StopRequest) {
         if let Ok(running) = self.running.lock() {
-            if let Some(sender) = running.get(build_id) {
-                sender.send_if_modified(|current| {
+            if let Some(held) = running.get(build_id) {
+                if request == StopRequest::Lost {
+                    held.fence.lost.store(true, Ordering::SeqCst);
+                }
+                held.stop.send_if_modified(|current| {
                     // Lost overrides Abort; nothing overrides Lost.
                     let changes = *current == StopRequest::None || request == StopRequest::Lost;
                     if changes && *current != request {
@@ -69,6 +137,17 @@ impl Worker {
                 });
             }
         }
+    }
+
+    /// Forgets the build of a task that ended.
+    fn task_ended(&self, task: tokio::task::Id) -> Option<String> {
+        let mut running = self.running.lock().ok()?;
+        let id = running
+            .iter()
+            .find(|(_, held)| held.task == Some(task))
+            .map(|(id, _)| id.clone())?;
+        running.remove(&id);
+        Some(id)
     }
 }
 
@@ -122,14 +201,17 @@ impl WorkerPool {
     }
 }
 
+type Tasks = tokio::task::JoinSet<()>;
+
 async fn main_loop(worker: Arc<Worker>, events: BuildEvents, mut shutdown: watch::Receiver<bool>) {
     let settings = worker.settings.clone();
     let mut subscription = events.subscribe();
-    let (done_tx, mut done_rx) = mpsc::unbounded_channel::<String>();
     let heartbeat = tokio::spawn(heartbeat_loop(worker.clone()).in_current_span());
+    let fencing = tokio::spawn(fence_loop(worker.clone()).in_current_span());
     let mut poll = tokio::time::interval(settings.poll_interval);
     poll.set_missed_tick_behavior(tokio::time::MissedTickBehavior::Delay);
-    let mut tasks = tokio::task::JoinSet::new();
+    // The one record of running builds' tasks; `worker.running` maps their ids to builds.
+    let mut tasks = Tasks::new();
     tracing::info!(slots = settings.concurrency, "worker started");
 
     loop {
@@ -148,30 +230,36 @@ async fn main_loop(worker: Arc<Worker>, events: BuildEvents, mut shutdown: watch
                 None => break,
             },
             _ = poll.tick() => claim = true,
-            Some(build_id) = done_rx.recv() => {
-                if let Ok(mut running) = worker.running.lock() {
-                    running.remove(&build_id);
-                }
+            Some(joined) = tasks.join_next_with_id(), if !tasks.is_empty() => {
+                task_joined(&worker, joined);
                 claim = true;
             }
             _ = shutdown.changed() => break,
         }
-        while tasks.try_join_next().is_some() {}
         if claim {
-            claim_and_start(&worker, &done_tx, &mut tasks).await;
+            claim_and_start(&worker, &mut tasks).await;
         }
     }
 
-    shut_down(&worker, &mut tasks, &mut done_rx).await;
+    shut_down(&worker, &mut tasks).await;
     heartbeat.abort();
+    fencing.abort();
     tracing::info!("worker stopped");
 }
 
-async fn claim_and_start(
-    worker: &Arc<Worker>,
-    done_tx: &mpsc::UnboundedSender<String>,
-    tasks: &mut tokio::task::JoinSet<()>,
-) {
+fn task_joined(worker: &Worker, joined: Result<(tokio::task::Id, ()), tokio::task::JoinError>) {
+    let task = match &joined {
+        Ok((task, ())) => *task,
+        Err(e) => e.id(),
+    };
+    let build_id = worker.task_ended(task);
+    if let Err(e) = joined {
+        // Panics are caught inside the task; this is a task that was cancelled.
+        tracing::error!(build_id = ?build_id, error = %e, "a build task ended abnormally");
+    }
+}
+
+async fn claim_and_start(worker: &Arc<Worker>, tasks: &mut Tasks) {
     let free = worker
         .settings
         .concurrency
@@ -195,88 +283,137 @@ async fn claim_and_start(
     };
     for build in claimed {
         let (stop_tx, stop_rx) = watch::channel(StopRequest::None);
-        if let Ok(mut running) = worker.running.lock() {
-            running.insert(build.id.clone(), stop_tx);
-        }
-        let worker = worker.clone();
-        let done = done_tx.clone();
-        let span =
-            tracing::info_span!("build", build_id = %build.id, worker_id = %worker.worker_id);
-        tasks.spawn(
-            async move {
-                let id = build.id.clone();
-                run::run_build(worker, build, stop_rx).await;
-                let _ = done.send(id);
+        // The claim set the lease: it counts from before the claim was sent, at the latest now.
+        let fence = Arc::new(Fence::new(&worker.settings));
+        let Ok(mut running) = worker.running.lock() else {
+            tracing::error!(build_id = %build.id, "the worker's state is poisoned; the rescuer will end the build");
+            continue;
+        };
+        let id = build.id.clone();
+        let span = tracing::info_span!("build", build_id = %id, worker_id = %worker.worker_id);
+        let task_worker = worker.clone();
+        let task = FENCE.scope(fence.clone(), async move {
+            let run = run::run_build(task_worker.clone(), build.clone(), stop_rx);
+            if AssertUnwindSafe(run).catch_unwind().await.is_err() {
+                run::end_after_panic(&task_worker, &build.id).await;
             }
-            .instrument(span),
+        });
+        let handle = tasks.spawn(task.instrument(span));
+        running.insert(
+            id,
+            Held {
+                stop: stop_tx,
+                fence,
+                task: Some(handle.id()),
+            },
         );
     }
 }
 
-/// Asks the database for the statuses of the builds this worker runs, and passes on aborts and
-/// losses: the fallback for notifications that never arrived.
-async fn check_held(worker: &Worker) {
-    let ids = worker.running_ids();
-    match queue::heartbeat(
+/// Renews the leases of the builds this worker runs and passes on aborts and losses (also the
+/// fallback for notifications that never arrived). False when the database did not answer.
+async fn check_held(worker: &Worker) -> bool {
+    let ids = worker.renewable_ids();
+    let sent = Instant::now();
+    let renewal = queue::heartbeat(
         &worker.pool,
         &worker.worker_id,
         &ids,
         worker.settings.lease(),
-    )
-    .await
-    {
-        Ok(held) => {
+    );
+    match tokio::time::timeout(worker.settings.heartbeat, renewal).await {
+        Ok(Ok(held)) => {
             for id in &ids {
                 match held.iter().find(|(held_id, _)| held_id == id) {
-                    Some((_, BuildStatus::Aborting)) => worker.request_stop(id, StopRequest::Abort),
-                    Some(_) => {}
+                    Some((_, status)) => {
+                        if let Ok(running) = worker.running.lock() {
+                            if let Some(h) = running.get(id) {
+                                h.fence.renewed_at(sent);
+                            }
+                        }
+                        if *status == BuildStatus::Aborting {
+                            worker.request_stop(id, StopRequest::Abort);
+                        }
+                    }
                     None => worker.request_stop(id, StopRequest::Lost),
                 }
             }
+            true
         }
-        Err(e) => {
-            tracing::warn!(error = %e, "heartbeat failed; leases are renewed at the next one")
+        Ok(Err(e)) => {
+            tracing::warn!(error = %e, "heartbeat failed; leases are renewed at the next one");
+            false
+        }
+        Err(_) => {
+            tracing::warn!("heartbeat timed out; leases are renewed at the next one");
+            false
         }
     }
 }
 
-/// Renews leases every heartbeat, and rescues the builds of lost workers.
+/// Renews leases every heartbeat (sooner again after a failure), and rescues the builds of
+/// lost workers.
 async fn heartbeat_loop(worker: Arc<Worker>) {
-    let mut tick = tokio::time::interval(worker.settings.heartbeat);
+    let heartbeat = worker.settings.heartbeat;
+    loop {
+        let renewed = check_held(&worker).await;
+        if renewed {
+            let rescue = queue::rescue(&worker.pool, worker.settings.compute_unit_price_usd);
+            match tokio::time::timeout(heartbeat, rescue).await {
+                Ok(Ok(rescued)) => {
+                    for (build_id, status) in rescued {
+                        tracing::warn!(%build_id, %status, "rescued a build whose worker was lost");
+                    }
+                }
+                Ok(Err(e)) => {
+                    tracing::warn!(error = %e, "rescue failed; retrying at the next heartbeat")
+                }
+                Err(_) => tracing::warn!("rescue timed out; retrying at the next heartbeat"),
+            }
+        }
+        let retry_soon = (heartbeat / 4).min(Duration::from_millis(250));
+        tokio::time::sleep(if renewed { heartbeat } else { retry_soon }).await;
+    }
+}
+
+/// Self-fencing: a build whose lease could not be renewed for a lease less one heartbeat is
+/// stopped (its processes killed, nothing more written) before another worker can rescue it.
+async fn fence_loop(worker: Arc<Worker>) {
+    let mut tick = tokio::time::interval((worker.settings.heartbeat / 10).max(Duration::from_millis(50)));
     tick.set_missed_tick_behavior(tokio::time::MissedTickBehavior::Delay);
     loop {
         tick.tick().await;
-        check_held(&worker).await;
-        match queue::rescue(&worker.pool, worker.settings.compute_unit_price_usd).await {
-            Ok(rescued) => {
-                for (build_id, status) in rescued {
-                    tracing::warn!(%build_id, %status, "rescued a build whose worker was lost");
-                }
-            }
-            Err(e) => tracing::warn!(error = %e, "rescue failed; retrying at the next heartbeat"),
+        let stale: Vec<String> = worker
+            .running
+            .lock()
+            .map(|m| {
+                m.iter()
+                    .filter(|(_, held)| {
+                        !held.fence.lost.load(Ordering::SeqCst) && held.fence.is_lost()
+                    })
+                    .map(|(id, _)| id.clone())
+                    .collect()
+            })
+            .unwrap_or_default();
+        for build_id in stale {
+            tracing::error!(%build_id, "the lease could not be renewed; stopping the build and writing nothing more for it");
+            worker.request_stop(&build_id, StopRequest::Lost);
         }
     }
 }
 
-async fn shut_down(
-    worker: &Arc<Worker>,
-    tasks: &mut tokio::task::JoinSet<()>,
-    done_rx: &mut mpsc::UnboundedReceiver<String>,
-) {
+async fn shut_down(worker: &Arc<Worker>, tasks: &mut Tasks) {
     if tasks.is_empty() {
         return;
     }
     tracing::info!(running = tasks.len(), grace = ?worker.settings.shutdown_grace, "waiting for running builds");
     let drained = tokio::time::timeout(worker.settings.shutdown_grace, async {
-        while tasks.join_next().await.is_some() {}
+        while let Some(joined) = tasks.join_next_with_id().await {
+            task_joined(worker, joined);
+        }
     })
     .await;
     if drained.is_err() {
-        while let Ok(id) = done_rx.try_recv() {
-            if let Ok(mut running) = worker.running.lock() {
-                running.remove(&id);
-            }
-        }
         for id in worker.running_ids() {
             match queue::move_held(
                 &worker.pool,
@@ -296,26 +433,45 @@ async fn shut_down(
             }
             worker.request_stop(&id, StopRequest::Abort);
         }
-        while tasks.join_next().await.is_some() {}
+        while let Some(joined) = tasks.join_next_with_id().await {
+            task_joined(worker, joined);
+        }
     }
 }
 
-/// Retries a database write through short outages, so that a build's end is not lost.
+/// Retries a database write through short outages, so that a build's end is not lost. Within a
+/// build's task it gives up once the build's lease may lapse (or it was lost): what the worker
+/// could not write by then, the rescuer decides, and nothing is written after it.
 pub(crate) async fn retry<T, F, Fut>(what: &str, mut attempt: F) -> Result<T, sqlx::Error>
 where
     F: FnMut() -> Fut,
     Fut: std::future::Future<Output = Result<T, sqlx::Error>>,
 {
+    let fence = FENCE.try_with(Arc::clone).ok();
     let mut delay = Duration::from_millis(100);
     let give_up = tokio::time::Instant::now() + Duration::from_secs(120);
     loop {
-        match attempt().await {
+        let result = match &fence {
+            Some(fence) if fence.is_lost() => {
+                tracing::warn!("{what} given up: the build's lease could not be kept");
+                return Err(sqlx::Error::PoolTimedOut);
+            }
+            Some(fence) => tokio::time::timeout_at(fence.deadline(), attempt())
+                .await
+                .unwrap_or(Err(sqlx::Error::PoolTimedOut)),
+            None => attempt().await,
+        };
+        match result {
             Ok(value) => return Ok(value),
             Err(e @ (sqlx::Error::Io(_) | sqlx::Error::PoolTimedOut))
                 if tokio::time::Instant::now() < give_up =>
             {
                 tracing::warn!(error = %e, "{what} failed; retrying");
-                tokio::time::sleep(delay).await;
+                let mut until = Instant::now() + delay;
+                if let Some(fence) = &fence {
+                    until = until.min(fence.deadline());
+                }
+                tokio::time::sleep_until(until).await;
                 delay = (delay * 2).min(Duration::from_secs(2));
             }
             Err(e) => return Err(e),

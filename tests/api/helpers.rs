@@ -68,6 +68,14 @@ pub async fn spawn_app_with(env: &[(&str, &str)]) -> TestApp {
     spawn(env, None).await
 }
 
+/// The app whose build slots run builds through `executor`.
+pub async fn spawn_app_with_executor(
+    env: &[(&str, &str)],
+    executor: Arc<dyn actor_builds::worker::executor::Executor>,
+) -> TestApp {
+    spawn_with(env, None, Some(executor)).await
+}
+
 /// The app with its database reached through a proxy of the test's own, which can cut it.
 pub async fn spawn_app_behind_proxy(env: &[(&str, &str)]) -> (TestApp, ChaosProxy) {
     let proxy = ChaosProxy::start("127.0.0.1:5432").await;
@@ -76,6 +84,14 @@ pub async fn spawn_app_behind_proxy(env: &[(&str, &str)]) -> (TestApp, ChaosProx
 }
 
 async fn spawn(env: &[(&str, &str)], through_port: Option<u16>) -> TestApp {
+    spawn_with(env, through_port, None).await
+}
+
+async fn spawn_with(
+    env: &[(&str, &str)],
+    through_port: Option<u16>,
+    executor: Option<Arc<dyn actor_builds::worker::executor::Executor>>,
+) -> TestApp {
     let (db_name, url) = fresh_database().await;
     let work_dir = std::env::temp_dir().join(format!("actor-builds-{db_name}"));
     let app_url = match through_port {
@@ -111,8 +127,15 @@ async fn spawn(env: &[(&str, &str)], through_port: Option<u16>) -> TestApp {
     storage::migrate(&pool).await.expect("migrations");
     let app_pool = storage::pool(&settings).expect("pool");
     let events = BuildEvents::start(app_pool.clone());
-    let workers = (settings.worker.concurrency > 0)
-        .then(|| WorkerPool::start(app_pool.clone(), events.clone(), settings.worker.clone()));
+    let workers = (settings.worker.concurrency > 0).then(|| match executor {
+        Some(executor) => WorkerPool::start_with(
+            app_pool.clone(),
+            events.clone(),
+            settings.worker.clone(),
+            executor,
+        ),
+        None => WorkerPool::start(app_pool.clone(), events.clone(), settings.worker.clone()),
+    });
     let listener = std::net::TcpListener::bind("127.0.0.1:0").expect("bind");
     let app = Application::with_listener(settings.clone(), app_pool, events.clone(), listener)
         .expect("app");
