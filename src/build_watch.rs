@@ -168,7 +168,9 @@ async fn follow(
                     }
                 }
                 // Waiters keep what they have; the next event reads again.
-                Err(e) => tracing::warn!(%build_id, error = %e, "a waited-on build could not be read"),
+                Err(e) => {
+                    tracing::warn!(%build_id, error = %e, "a waited-on build could not be read")
+                }
             }
         }
         tokio::select! {

@@ -6,8 +6,8 @@ use clap::{Parser, Subcommand};
 use sqlx::PgPool;
 
 use crate::build_events::BuildEvents;
-use crate::settings::Settings;
 use crate::build_watch::Waiters;
+use crate::settings::Settings;
 use crate::startup::{Application, MetricsServer};
 use crate::storage::{self, users};
 

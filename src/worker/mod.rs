@@ -2,21 +2,22 @@
 //! timeout, keep their leases, and rescue the builds of workers that were lost.
 
 pub mod actor_definition;
+mod build_log;
 pub mod executor;
+mod lease;
+mod panicked;
 mod run;
 pub mod sources;
 
 use std::collections::HashMap;
 use std::panic::AssertUnwindSafe;
-use std::sync::atomic::{AtomicBool, Ordering};
+use std::sync::atomic::Ordering;
 use std::sync::{Arc, Mutex};
-use std::time::Duration;
 
 use futures_util::FutureExt;
 use sqlx::PgPool;
 use tokio::sync::watch;
 use tokio::task::JoinHandle;
-use tokio::time::Instant;
 use tracing::Instrument;
 
 use crate::build_events::{BuildEvent, BuildEvents};
@@ -24,6 +25,8 @@ use crate::domain::{new_id, BuildStatus};
 use crate::settings::WorkerSettings;
 use crate::storage::queue;
 use executor::{Executor, LocalExecutor};
+pub(crate) use lease::retry;
+use lease::{check_held, fence_loop, heartbeat_loop, Fence, FENCE};
 
 /// What the worker asks of a running build.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -52,46 +55,6 @@ struct Held {
     stop: watch::Sender<StopRequest>,
     fence: Arc<Fence>,
     task: Option<tokio::task::Id>,
-}
-
-/// When a build's lease was last renewed, so that the worker stops the build (and writes nothing
-/// more for it) before the lease can lapse and another worker's rescuer takes it.
-pub(crate) struct Fence {
-    renewed: Mutex<Instant>,
-    /// Past this age of the last renewal the build is given up: a lease less one heartbeat.
-    limit: Duration,
-    lost: AtomicBool,
-}
-
-tokio::task_local! {
-    /// The fence of the build whose task this is: its retries give up when the build is lost.
-    static FENCE: Arc<Fence>;
-}
-
-impl Fence {
-    fn new(settings: &WorkerSettings) -> Self {
-        Fence {
-            renewed: Mutex::new(Instant::now()),
-            limit: settings.lease().saturating_sub(settings.heartbeat),
-            lost: AtomicBool::new(false),
-        }
-    }
-
-    fn renewed_at(&self, at: Instant) {
-        if let Ok(mut renewed) = self.renewed.lock() {
-            *renewed = (*renewed).max(at);
-        }
-    }
-
-    /// Until when this worker may still act for the build.
-    fn deadline(&self) -> Instant {
-        let renewed = self.renewed.lock().map(|r| *r).unwrap_or_else(|_| Instant::now());
-        renewed + self.limit
-    }
-
-    fn is_lost(&self) -> bool {
-        self.lost.load(Ordering::SeqCst) || Instant::now() >= self.deadline()
-    }
 }
 
 impl Worker {
@@ -295,7 +258,7 @@ async fn claim_and_start(worker: &Arc<Worker>, tasks: &mut Tasks) {
         let task = FENCE.scope(fence.clone(), async move {
             let run = run::run_build(task_worker.clone(), build.clone(), stop_rx);
             if AssertUnwindSafe(run).catch_unwind().await.is_err() {
-                run::end_after_panic(&task_worker, &build.id).await;
+                panicked::end_after_panic(&task_worker, &build.id).await;
             }
         });
         let handle = tasks.spawn(task.instrument(span));
@@ -307,98 +270,6 @@ async fn claim_and_start(worker: &Arc<Worker>, tasks: &mut Tasks) {
                 task: Some(handle.id()),
             },
         );
-    }
-}
-
-/// Renews the leases of the builds this worker runs and passes on aborts and losses (also the
-/// fallback for notifications that never arrived). False when the database did not answer.
-async fn check_held(worker: &Worker) -> bool {
-    let ids = worker.renewable_ids();
-    let sent = Instant::now();
-    let renewal = queue::heartbeat(
-        &worker.pool,
-        &worker.worker_id,
-        &ids,
-        worker.settings.lease(),
-    );
-    match tokio::time::timeout(worker.settings.heartbeat, renewal).await {
-        Ok(Ok(held)) => {
-            for id in &ids {
-                match held.iter().find(|(held_id, _)| held_id == id) {
-                    Some((_, status)) => {
-                        if let Ok(running) = worker.running.lock() {
-                            if let Some(h) = running.get(id) {
-                                h.fence.renewed_at(sent);
-                            }
-                        }
-                        if *status == BuildStatus::Aborting {
-                            worker.request_stop(id, StopRequest::Abort);
-                        }
-                    }
-                    None => worker.request_stop(id, StopRequest::Lost),
-                }
-            }
-            true
-        }
-        Ok(Err(e)) => {
-            tracing::warn!(error = %e, "heartbeat failed; leases are renewed at the next one");
-            false
-        }
-        Err(_) => {
-            tracing::warn!("heartbeat timed out; leases are renewed at the next one");
-            false
-        }
-    }
-}
-
-/// Renews leases every heartbeat (sooner again after a failure), and rescues the builds of
-/// lost workers.
-async fn heartbeat_loop(worker: Arc<Worker>) {
-    let heartbeat = worker.settings.heartbeat;
-    loop {
-        let renewed = check_held(&worker).await;
-        if renewed {
-            let rescue = queue::rescue(&worker.pool, worker.settings.compute_unit_price_usd);
-            match tokio::time::timeout(heartbeat, rescue).await {
-                Ok(Ok(rescued)) => {
-                    for (build_id, status) in rescued {
-                        tracing::warn!(%build_id, %status, "rescued a build whose worker was lost");
-                    }
-                }
-                Ok(Err(e)) => {
-                    tracing::warn!(error = %e, "rescue failed; retrying at the next heartbeat")
-                }
-                Err(_) => tracing::warn!("rescue timed out; retrying at the next heartbeat"),
-            }
-        }
-        let retry_soon = (heartbeat / 4).min(Duration::from_millis(250));
-        tokio::time::sleep(if renewed { heartbeat } else { retry_soon }).await;
-    }
-}
-
-/// Self-fencing: a build whose lease could not be renewed for a lease less one heartbeat is
-/// stopped (its processes killed, nothing more written) before another worker can rescue it.
-async fn fence_loop(worker: Arc<Worker>) {
-    let mut tick = tokio::time::interval((worker.settings.heartbeat / 10).max(Duration::from_millis(50)));
-    tick.set_missed_tick_behavior(tokio::time::MissedTickBehavior::Delay);
-    loop {
-        tick.tick().await;
-        let stale: Vec<String> = worker
-            .running
-            .lock()
-            .map(|m| {
-                m.iter()
-                    .filter(|(_, held)| {
-                        !held.fence.lost.load(Ordering::SeqCst) && held.fence.is_lost()
-                    })
-                    .map(|(id, _)| id.clone())
-                    .collect()
-            })
-            .unwrap_or_default();
-        for build_id in stale {
-            tracing::error!(%build_id, "the lease could not be renewed; stopping the build and writing nothing more for it");
-            worker.request_stop(&build_id, StopRequest::Lost);
-        }
     }
 }
 
@@ -435,46 +306,6 @@ async fn shut_down(worker: &Arc<Worker>, tasks: &mut Tasks) {
         }
         while let Some(joined) = tasks.join_next_with_id().await {
             task_joined(worker, joined);
-        }
-    }
-}
-
-/// Retries a database write through short outages, so that a build's end is not lost. Within a
-/// build's task it gives up once the build's lease may lapse (or it was lost): what the worker
-/// could not write by then, the rescuer decides, and nothing is written after it.
-pub(crate) async fn retry<T, F, Fut>(what: &str, mut attempt: F) -> Result<T, sqlx::Error>
-where
-    F: FnMut() -> Fut,
-    Fut: std::future::Future<Output = Result<T, sqlx::Error>>,
-{
-    let fence = FENCE.try_with(Arc::clone).ok();
-    let mut delay = Duration::from_millis(100);
-    let give_up = tokio::time::Instant::now() + Duration::from_secs(120);
-    loop {
-        let result = match &fence {
-            Some(fence) if fence.is_lost() => {
-                tracing::warn!("{what} given up: the build's lease could not be kept");
-                return Err(sqlx::Error::PoolTimedOut);
-            }
-            Some(fence) => tokio::time::timeout_at(fence.deadline(), attempt())
-                .await
-                .unwrap_or(Err(sqlx::Error::PoolTimedOut)),
-            None => attempt().await,
-        };
-        match result {
-            Ok(value) => return Ok(value),
-            Err(e @ (sqlx::Error::Io(_) | sqlx::Error::PoolTimedOut))
-                if tokio::time::Instant::now() < give_up =>
-            {
-                tracing::warn!(error = %e, "{what} failed; retrying");
-                let mut until = Instant::now() + delay;
-                if let Some(fence) = &fence {
-                    until = until.min(fence.deadline());
-                }
-                tokio::time::sleep_until(until).await;
-                delay = (delay * 2).min(Duration::from_secs(2));
-            }
-            Err(e) => return Err(e),
         }
     }
 }

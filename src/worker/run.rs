@@ -5,17 +5,17 @@ use std::path::{Path, PathBuf};
 use std::sync::Arc;
 use std::time::Duration;
 
-use chrono::{DateTime, Utc};
 use tokio::sync::watch;
 use tokio::time::Instant;
 
+use super::build_log::BuildLog;
 use super::executor::{Exit, ProcessHandle, ProcessSpec};
 use super::sources::{self, SourceLimits};
 use super::{actor_definition, retry, StopRequest, Worker};
 use crate::domain::version_spec::VersionSpec;
 use crate::domain::BuildStatus;
 use crate::storage::queue::{self, ClaimedBuild};
-use crate::storage::{logs, versions};
+use crate::storage::versions;
 
 /// Variables of the worker's own environment that the build command may need.
 const PASSED_ENV: [&str; 11] = [
@@ -417,119 +417,6 @@ impl BuildRun {
                 tracing::error!(error = %e, "could not write the end of the build; the rescuer will end it");
                 false
             }
-        }
-    }
-}
-
-/// The build's log as the worker writes it: lines buffered and flushed in batches, capped at
-/// `LOG_MAX_BYTES` with a closing line saying so. The worker's own lines always get in.
-struct BuildLog {
-    worker: Arc<Worker>,
-    build_id: String,
-    pending: Vec<(DateTime<Utc>, String)>,
-    bytes: usize,
-    cut: bool,
-}
-
-impl BuildLog {
-    fn new(worker: Arc<Worker>, build_id: String) -> Self {
-        BuildLog {
-            worker,
-            build_id,
-            pending: Vec::new(),
-            bytes: 0,
-            cut: false,
-        }
-    }
-
-    /// A line of the build command's output.
-    fn output(&mut self, line: String) {
-        if self.cut {
-            return;
-        }
-        let size = line.len() + 1;
-        if self.bytes + size > self.worker.settings.log_max_bytes {
-            self.cut = true;
-            self.pending.push((
-                Utc::now(),
-                format!(
-                    "The log was cut here: it reached its limit of {} bytes",
-                    self.worker.settings.log_max_bytes
-                ),
-            ));
-            return;
-        }
-        self.bytes += size;
-        self.pending.push((Utc::now(), line));
-    }
-
-    /// A line of the worker's own.
-    fn system(&mut self, line: String) {
-        self.pending.push((Utc::now(), line));
-    }
-
-    async fn flush(&mut self) {
-        if self.pending.is_empty() {
-            return;
-        }
-        let lines = std::mem::take(&mut self.pending);
-        let (pool, id, worker_id) = (&self.worker.pool, &self.build_id, &self.worker.worker_id);
-        if let Err(e) = retry("writing the log", || {
-            logs::append(pool, id, worker_id, &lines)
-        })
-        .await
-        {
-            tracing::error!(error = %e, lines = lines.len(), "log lines were lost");
-        }
-    }
-}
-
-/// The line a build's log ends with when its task panicked.
-pub(crate) const PANIC_LINE: &str = "The build failed: internal error in the worker";
-
-/// After the build's task panicked (its processes went down with the task's state): the closing
-/// line and the terminal write, fenced like any other. A RUNNING build ends FAILED; one being
-/// aborted or timed out ends the way it was going.
-pub(crate) async fn end_after_panic(worker: &Worker, build_id: &str) {
-    tracing::error!("the build's task panicked; ending the build");
-    let (pool, worker_id) = (&worker.pool, &worker.worker_id);
-    let held = match retry("reading the build", || {
-        queue::held_status(pool, build_id, worker_id)
-    })
-    .await
-    {
-        Ok(Some((status, _))) => status,
-        Ok(None) => return,
-        Err(e) => {
-            tracing::error!(error = %e, "could not read the build; the rescuer will end it");
-            return;
-        }
-    };
-    let to = match held {
-        BuildStatus::Running => BuildStatus::Failed,
-        other => match other.stop_outcome() {
-            Some(to) => to,
-            None => return,
-        },
-    };
-    let line = [(Utc::now(), PANIC_LINE.to_owned())];
-    if let Err(e) = retry("writing the log", || {
-        logs::append(pool, build_id, worker_id, &line)
-    })
-    .await
-    {
-        tracing::error!(error = %e, "the closing line was lost");
-    }
-    let price = worker.settings.compute_unit_price_usd;
-    match retry("finishing the build", || {
-        queue::finish(pool, build_id, worker_id, held, to, price)
-    })
-    .await
-    {
-        Ok(true) => tracing::info!(status = %to, "build ended"),
-        Ok(false) => tracing::warn!("the build is no longer this worker's to end"),
-        Err(e) => {
-            tracing::error!(error = %e, "could not write the end of the build; the rescuer will end it")
         }
     }
 }

@@ -32,5 +32,8 @@ async fn a_nul_byte_is_replaced_and_loses_no_line() {
     ) else {
         panic!("a line is missing: {lines:?}");
     };
-    assert!(before < replaced && replaced < only && only < after && after < closing, "{lines:?}");
+    assert!(
+        before < replaced && replaced < only && only < after && after < closing,
+        "{lines:?}"
+    );
 }

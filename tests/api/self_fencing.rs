@@ -14,7 +14,12 @@ fn processes_with(marker: &str) -> usize {
     };
     entries
         .filter_map(Result::ok)
-        .filter(|e| e.file_name().to_string_lossy().bytes().all(|b| b.is_ascii_digit()))
+        .filter(|e| {
+            e.file_name()
+                .to_string_lossy()
+                .bytes()
+                .all(|b| b.is_ascii_digit())
+        })
         .filter_map(|e| std::fs::read(e.path().join("cmdline")).ok())
         .filter(|cmdline| String::from_utf8_lossy(cmdline).contains(marker))
         .count()
@@ -58,7 +63,11 @@ async fn a_worker_that_cannot_renew_its_lease_stops_its_build() {
     }
     // Past the lease, then back: the worker must not take the build up again.
     tokio::time::sleep(Duration::from_secs(5).saturating_sub(cut.elapsed())).await;
-    assert_eq!(app.db_status(&id).await, "RUNNING", "nothing written while cut");
+    assert_eq!(
+        app.db_status(&id).await,
+        "RUNNING",
+        "nothing written while cut"
+    );
     proxy.restore();
 
     let build = app.wait_for_status(&id, &["FAILED"], 15).await;
@@ -72,7 +81,10 @@ async fn a_worker_that_cannot_renew_its_lease_stops_its_build() {
             .and_then(|(at, _)| DateTime::parse_from_rfc3339(at).ok())
             .map(|at| at.with_timezone(&Utc))
             .unwrap_or_else(|| panic!("no timestamp: {line}"));
-        assert!(at < cut_at, "written by the fenced worker after the cut: {line}");
+        assert!(
+            at < cut_at,
+            "written by the fenced worker after the cut: {line}"
+        );
     }
     assert_eq!(processes_with(&marker), 0);
 }
