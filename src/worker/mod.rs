@@ -255,6 +255,10 @@ async fn heartbeat_loop(worker: Arc<Worker>) {
             }
             Err(e) => tracing::warn!(error = %e, "rescue failed; retrying at the next heartbeat"),
         }
+        sources::workdir::remove_leftovers(&worker.pool, &worker.settings.work_dir, || {
+            worker.running_ids()
+        })
+        .await;
     }
 }
 

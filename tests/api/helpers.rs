@@ -89,6 +89,8 @@ async fn spawn(env: &[(&str, &str)], through_port: Option<u16>) -> TestApp {
         ("DATABASE_POOL_SIZE".into(), "8".into()),
         ("WORKER_CONCURRENCY".into(), "0".into()),
         ("BIND_ADDR".into(), "127.0.0.1:0".into()),
+        // Tests serve sources from 127.0.0.1.
+        ("SOURCE_ALLOW_PRIVATE_TARGETS".into(), "true".into()),
     ];
     vars.extend(env.iter().map(|(k, v)| (k.to_string(), v.to_string())));
     let settings = Settings::from_lookup(|key| {

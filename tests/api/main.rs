@@ -13,6 +13,7 @@ mod key_value_stores;
 mod outage;
 mod pagination;
 mod service;
+mod source_limits;
 mod sources;
 mod status_machine;
 mod users;
