@@ -124,3 +124,39 @@ pub(super) async fn download(
     file.seek(SeekFrom::Start(0)).map_err(spool_error)?;
     Ok(file)
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    /// The check every redirect hop goes through: literal internal addresses are refused
+    /// (names are checked by the resolver when they are connected to).
+    #[test]
+    fn redirect_hops_to_internal_literals_are_refused() {
+        for hop in [
+            "http://127.0.0.1:8080/x.tgz",
+            "http://[::1]/x.tgz",
+            "http://[::ffff:169.254.169.254]/latest/meta-data",
+            "http://169.254.169.254/latest/meta-data",
+            "https://10.0.0.5/x.tgz",
+        ] {
+            let url = reqwest::Url::parse(hop).unwrap();
+            assert!(check_url(&url).is_err(), "{hop}");
+        }
+        for hop in ["https://example.com/x.tgz", "http://93.184.215.14/x.tgz"] {
+            let url = reqwest::Url::parse(hop).unwrap();
+            assert!(check_url(&url).is_ok(), "{hop}");
+        }
+    }
+
+    #[tokio::test]
+    async fn the_resolver_drops_refused_addresses() {
+        use reqwest::dns::Resolve;
+        let name: reqwest::dns::Name = "localhost".parse().unwrap();
+        let err = match address::resolver().resolve(name).await {
+            Ok(addrs) => panic!("resolved to {:?}", addrs.collect::<Vec<_>>()),
+            Err(e) => e,
+        };
+        assert!(address::find_refusal(err.as_ref()).is_some(), "{err}");
+    }
+}

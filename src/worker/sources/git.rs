@@ -252,7 +252,9 @@ pub(super) async fn clone_repo(
         let collect = async {
             let mut err = Vec::new();
             if let Some(stderr) = stderr.as_mut() {
-                let _ = stderr.take(64 * 1024).read_to_end(&mut err).await;
+                let _ = (&mut *stderr).take(64 * 1024).read_to_end(&mut err).await;
+                // The rest is read and dropped, so that git never blocks on a full pipe.
+                let _ = tokio::io::copy(stderr, &mut tokio::io::sink()).await;
             }
             let status = child.wait().await;
             (status, err)
