@@ -77,6 +77,12 @@ pub struct WorkerSettings {
     /// How long running builds may go on after SIGTERM/SIGINT before they are aborted.
     pub shutdown_grace: Duration,
     pub compute_unit_price_usd: f64,
+    /// The most bytes a build's sources may unpack to.
+    pub source_max_unpacked_bytes: u64,
+    /// The most entries (files, folders, links) a build's sources may have.
+    pub source_max_entries: u64,
+    /// Whether sources may be fetched from loopback, private and link-local addresses.
+    pub source_allow_private_targets: bool,
 }
 
 impl WorkerSettings {
@@ -178,6 +184,10 @@ impl Settings {
                     read.parse_secs("SHUTDOWN_GRACE_SECS", 10.0)?,
                 ),
                 compute_unit_price_usd,
+                source_max_unpacked_bytes: read
+                    .parse("SOURCE_MAX_UNPACKED_BYTES", 1024 * 1024 * 1024)?,
+                source_max_entries: read.parse("SOURCE_MAX_ENTRIES", 100_000)?,
+                source_allow_private_targets: read.parse("SOURCE_ALLOW_PRIVATE_TARGETS", false)?,
             },
         })
     }

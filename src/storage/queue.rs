@@ -319,3 +319,17 @@ pub async fn rescue(
     tx.commit().await?;
     Ok(rescued)
 }
+
+/// Which of `ids` are builds that have not ended (the rest have ended or do not exist).
+pub async fn unfinished_among(pool: &PgPool, ids: &[String]) -> Result<Vec<String>, sqlx::Error> {
+    let ended: Vec<&str> = BuildStatus::ALL
+        .iter()
+        .filter(|s| s.is_terminal())
+        .map(|s| s.as_str())
+        .collect();
+    sqlx::query_scalar("SELECT id FROM builds WHERE id = ANY($1) AND NOT (status = ANY($2))")
+        .bind(ids)
+        .bind(ended)
+        .fetch_all(pool)
+        .await
+}

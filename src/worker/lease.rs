@@ -8,7 +8,7 @@ use std::time::Duration;
 
 use tokio::time::Instant;
 
-use super::{StopRequest, Worker};
+use super::{sources, StopRequest, Worker};
 use crate::domain::BuildStatus;
 use crate::settings::WorkerSettings;
 use crate::storage::queue;
@@ -117,6 +117,10 @@ pub(super) async fn heartbeat_loop(worker: Arc<Worker>) {
                 }
                 Err(_) => tracing::warn!("rescue timed out; retrying at the next heartbeat"),
             }
+            sources::workdir::remove_leftovers(&worker.pool, &worker.settings.work_dir, || {
+                worker.running_ids()
+            })
+            .await;
         }
         let retry_soon = (heartbeat / 4).min(Duration::from_millis(250));
         tokio::time::sleep(if renewed { heartbeat } else { retry_soon }).await;

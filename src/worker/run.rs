@@ -77,7 +77,7 @@ pub(crate) async fn run_build(
     ));
     let ending = run.execute(&work_dir).await;
     run.end(ending).await;
-    let _ = tokio::fs::remove_dir_all(&work_dir).await;
+    sources::workdir::remove(&work_dir).await;
 }
 
 struct BuildRun {
@@ -118,14 +118,17 @@ impl BuildRun {
         if let Some(request) = self.stop_requested() {
             return Ending::Stop(request);
         }
+        let cancel = sources::Cancel::default();
         let prepared = {
             let mut stop = self.stop.clone();
             let deadline = self.deadline;
             tokio::select! {
-                prepared = self.prepare(work_dir) => prepared,
+                prepared = self.prepare(work_dir, &cancel) => prepared,
                 ending = Self::interrupted(&mut stop, deadline) => Err(ending),
             }
         };
+        // Writing the sources (unpacking, git) stops, and is waited for, before anything else.
+        cancel.cancel_and_wait().await;
         let (spec, _root) = match prepared {
             Ok(prepared) => prepared,
             Err(ending) => {
@@ -210,7 +213,11 @@ impl BuildRun {
     }
 
     /// Sources in the work directory, the Actor's definition read and saved, the command ready.
-    async fn prepare(&mut self, work_dir: &Path) -> Result<(ProcessSpec, PathBuf), Ending> {
+    async fn prepare(
+        &mut self,
+        work_dir: &Path,
+        cancel: &sources::Cancel,
+    ) -> Result<(ProcessSpec, PathBuf), Ending> {
         let version = retry("version lookup", || {
             versions::get(
                 &self.worker.pool,
@@ -227,18 +234,22 @@ impl BuildRun {
             ))
         })?;
 
-        let _ = tokio::fs::remove_dir_all(work_dir).await;
-        tokio::fs::create_dir_all(work_dir)
+        sources::workdir::create(work_dir)
             .await
             .map_err(|e| Ending::Failed(format!("The work directory could not be created: {e}")))?;
         self.log
             .system(format!("Reading {} sources", version.source_type.as_str()));
         self.log.flush().await;
+        let settings = &self.worker.settings;
         let limits = SourceLimits {
-            tarball_max_bytes: self.worker.settings.tarball_max_bytes,
+            tarball_max_bytes: settings.tarball_max_bytes,
             download_timeout: Duration::from_secs(300),
+            max_unpacked_bytes: settings.source_max_unpacked_bytes,
+            max_entries: settings.source_max_entries,
+            allow_private_targets: settings.source_allow_private_targets,
         };
-        let root = sources::materialize(&version, work_dir, &limits)
+        let pool = self.worker.pool.clone();
+        let root = sources::materialize(&version, work_dir, &limits, Some(&pool), cancel)
             .await
             .map_err(|e| Ending::Failed(format!("The sources could not be read: {e}")))?;
 

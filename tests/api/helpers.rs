@@ -108,6 +108,8 @@ async fn spawn_with(
         ("WORKER_CONCURRENCY".into(), "0".into()),
         ("BIND_ADDR".into(), "127.0.0.1:0".into()),
         ("METRICS_BIND_ADDR".into(), "127.0.0.1:0".into()),
+        // Tests serve sources from 127.0.0.1.
+        ("SOURCE_ALLOW_PRIVATE_TARGETS".into(), "true".into()),
     ];
     vars.extend(env.iter().map(|(k, v)| (k.to_string(), v.to_string())));
     let settings = Settings::from_lookup(|key| {

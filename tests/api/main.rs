@@ -17,6 +17,7 @@ mod pagination;
 mod panics;
 mod self_fencing;
 mod service;
+mod source_limits;
 mod sources;
 mod status_machine;
 mod users;

@@ -251,13 +251,39 @@ async fn git_repository_with_branch_and_subfolder() {
     git(&["init", "-q", "-b", "release"]);
     git(&["add", "."]);
     git(&["commit", "-q", "-m", "first"]);
-    let url = format!("file://{}#release:actor", repo.display());
+    // Served by `git daemon` (local paths and file:// are refused).
+    let port = std::net::TcpListener::bind("127.0.0.1:0")
+        .and_then(|l| l.local_addr())
+        .expect("port")
+        .port();
+    let mut daemon = Command::new("git")
+        .args([
+            "daemon",
+            "--reuseaddr",
+            "--export-all",
+            "--listen=127.0.0.1",
+        ])
+        .arg(format!("--port={port}"))
+        .arg(format!("--base-path={}", app.work_dir.display()))
+        .arg(&app.work_dir)
+        .stderr(std::process::Stdio::null())
+        .spawn()
+        .expect("git daemon");
+    for _ in 0..100 {
+        if std::net::TcpStream::connect(("127.0.0.1", port)).is_ok() {
+            break;
+        }
+        tokio::time::sleep(std::time::Duration::from_millis(50)).await;
+    }
+    let url = format!("git://127.0.0.1:{port}/repo#release:actor");
     let build = build_version(
         &app,
         "from-git",
         json!({"versionNumber": "0.1", "sourceType": "GIT_REPO", "gitRepoUrl": url}),
     )
     .await;
+    let _ = daemon.kill();
+    let _ = daemon.wait();
     assert_eq!(build["status"], "SUCCEEDED", "{build}");
     assert_eq!(build["readme"], "# From git");
     assert_eq!(build["actVersion"]["gitRepoUrl"], url);
