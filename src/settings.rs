@@ -75,6 +75,18 @@ pub struct WorkerSettings {
     /// How long running builds may go on after SIGTERM/SIGINT before they are aborted.
     pub shutdown_grace: Duration,
     pub compute_unit_price_usd: f64,
+    /// How build processes are kept apart from the host and ended (`BUILD_ISOLATION`).
+    pub build_isolation: BuildIsolation,
+}
+
+/// `BUILD_ISOLATION`: `namespaces` (own PID and mount namespaces, own /proc), `processes`
+/// (a local process group plus a scan for the build's marked processes), or `auto` (namespaces
+/// when the host allows them).
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum BuildIsolation {
+    Auto,
+    Namespaces,
+    Processes,
 }
 
 impl WorkerSettings {
@@ -168,6 +180,19 @@ impl Settings {
                     read.parse_secs("SHUTDOWN_GRACE_SECS", 10.0)?,
                 ),
                 compute_unit_price_usd,
+                build_isolation: match read.string("BUILD_ISOLATION").as_deref() {
+                    None | Some("auto") => BuildIsolation::Auto,
+                    Some("namespaces") => BuildIsolation::Namespaces,
+                    Some("processes") => BuildIsolation::Processes,
+                    Some(other) => {
+                        return Err(SettingsError {
+                            key: "BUILD_ISOLATION",
+                            problem: format!(
+                                "{other:?} is not one of \"auto\", \"namespaces\", \"processes\""
+                            ),
+                        })
+                    }
+                },
             },
         })
     }
