@@ -9,6 +9,7 @@ mod builds;
 mod chaos;
 mod console;
 mod conventions;
+mod isolation;
 mod key_value_stores;
 mod outage;
 mod pagination;
