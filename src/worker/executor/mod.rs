@@ -175,6 +175,9 @@ impl LocalExecutor {
     }
 }
 
+/// The init of a build's namespace: `sh -c INIT CMD sh ARGS...` runs `sh -c CMD sh ARGS...`.
+const NAMESPACE_INIT: &str = r#"sh -c "$0" "$@""#;
+
 /// Longest line kept whole; longer output is split.
 const MAX_LINE: u64 = 64 * 1024;
 
@@ -185,8 +188,12 @@ impl Executor for LocalExecutor {
     fn start(&self, spec: ProcessSpec) -> io::Result<StartedProcess> {
         let mut command = match self.isolation {
             Isolation::Namespaces => {
+                // The namespace's init is a plain `sh` that runs the build's `sh -c` as its child:
+                // an init is immune to SIGTERM, the build's shell must not be.
                 let mut command = Command::new(UNSHARE);
-                command.args(UNSHARE_ARGS).arg("sh");
+                command
+                    .args(UNSHARE_ARGS)
+                    .args(["sh", "-c", NAMESPACE_INIT]);
                 command
             }
             Isolation::Processes => Command::new("sh"),
