@@ -83,6 +83,18 @@ pub struct WorkerSettings {
     pub source_max_entries: u64,
     /// Whether sources may be fetched from loopback, private and link-local addresses.
     pub source_allow_private_targets: bool,
+    /// How build processes are kept apart from the host and ended (`BUILD_ISOLATION`).
+    pub build_isolation: BuildIsolation,
+}
+
+/// `BUILD_ISOLATION`: `namespaces` (own PID and mount namespaces, own /proc), `processes`
+/// (a local process group plus a scan for the build's marked processes), or `auto` (namespaces
+/// when the host allows them).
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum BuildIsolation {
+    Auto,
+    Namespaces,
+    Processes,
 }
 
 impl WorkerSettings {
@@ -188,6 +200,19 @@ impl Settings {
                     .parse("SOURCE_MAX_UNPACKED_BYTES", 1024 * 1024 * 1024)?,
                 source_max_entries: read.parse("SOURCE_MAX_ENTRIES", 100_000)?,
                 source_allow_private_targets: read.parse("SOURCE_ALLOW_PRIVATE_TARGETS", false)?,
+                build_isolation: match read.string("BUILD_ISOLATION").as_deref() {
+                    None | Some("auto") => BuildIsolation::Auto,
+                    Some("namespaces") => BuildIsolation::Namespaces,
+                    Some("processes") => BuildIsolation::Processes,
+                    Some(other) => {
+                        return Err(SettingsError {
+                            key: "BUILD_ISOLATION",
+                            problem: format!(
+                                "{other:?} is not one of \"auto\", \"namespaces\", \"processes\""
+                            ),
+                        })
+                    }
+                },
             },
         })
     }

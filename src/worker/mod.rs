@@ -123,7 +123,8 @@ pub struct WorkerPool {
 impl WorkerPool {
     /// Starts `settings.concurrency` build slots (none when it is 0).
     pub fn start(pool: PgPool, events: BuildEvents, settings: WorkerSettings) -> Self {
-        Self::start_with(pool, events, settings, Arc::new(LocalExecutor))
+        let executor = Arc::new(LocalExecutor::new(settings.build_isolation));
+        Self::start_with(pool, events, settings, executor)
     }
 
     pub fn start_with(

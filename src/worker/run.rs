@@ -33,12 +33,33 @@ const PASSED_ENV: [&str; 11] = [
 ];
 
 /// The default build command: a container image from the Dockerfile and context of actor.json.
+/// The version's variables (with `applyEnvVarsToBuild`) come as `"$@"`: `--build-arg NAME=VALUE`.
 pub const DEFAULT_BUILD_COMMAND: &str = r#"if ! command -v docker >/dev/null 2>&1; then
   echo "docker is not installed on this worker: install it, or set BUILD_COMMAND to a command that builds without it" >&2
   exit 127
 fi
 if [ "$ACTOR_USE_CACHE" = 1 ]; then cache=""; else cache="--no-cache"; fi
-exec docker build $cache --tag "$ACTOR_IMAGE" --file "$ACTOR_DOCKERFILE" "$ACTOR_DOCKER_CONTEXT""#;
+exec docker build $cache "$@" --tag "$ACTOR_IMAGE" --file "$ACTOR_DOCKERFILE" "$ACTOR_DOCKER_CONTEXT""#;
+
+/// The version's variables for the build (with `applyEnvVarsToBuild`), as positional parameters
+/// of the build command: `--build-arg NAME=VALUE` each. They never enter the environment of the
+/// process that runs the build command, so a `PATH` or `LD_PRELOAD` of the tenant's changes
+/// nothing on the worker.
+fn build_args(version: &VersionSpec) -> Vec<String> {
+    if !version.apply_env_vars_to_build {
+        return Vec::new();
+    }
+    version
+        .env_vars
+        .iter()
+        .flat_map(|v| {
+            [
+                "--build-arg".to_owned(),
+                format!("{}={}", v.name, v.value.as_deref().unwrap_or_default()),
+            ]
+        })
+        .collect()
+}
 
 /// How the build's work ended, before the terminal write.
 enum Ending {
@@ -290,28 +311,19 @@ impl BuildRun {
         let spec = ProcessSpec {
             work_dir: root.clone(),
             command,
-            env: self.environment(&version, &definition),
+            args: build_args(&version),
+            env: self.environment(&definition),
         };
         Ok((spec, root))
     }
 
-    fn environment(
-        &self,
-        version: &VersionSpec,
-        definition: &actor_definition::ActorDefinition,
-    ) -> Vec<(String, String)> {
+    /// The build command's whole environment: the worker's `PASSED_ENV` and the `ACTOR_*`
+    /// variables, never a version's variables (those are build arguments, see `build_args`).
+    fn environment(&self, definition: &actor_definition::ActorDefinition) -> Vec<(String, String)> {
         let mut env: Vec<(String, String)> = PASSED_ENV
             .iter()
             .filter_map(|key| Some((key.to_string(), std::env::var(key).ok()?)))
             .collect();
-        if version.apply_env_vars_to_build {
-            env.extend(
-                version
-                    .env_vars
-                    .iter()
-                    .map(|v| (v.name.clone(), v.value.clone().unwrap_or_default())),
-            );
-        }
         let b = &self.build;
         let image = format!("{}/{}:{}", b.username, b.actor_name, b.build_number()).to_lowercase();
         let use_cache = b.options.0["useCache"].as_bool().unwrap_or(false);

@@ -9,6 +9,7 @@ mod builds;
 mod chaos;
 mod console;
 mod conventions;
+mod isolation;
 mod key_value_stores;
 mod log_bytes;
 mod metrics_access;

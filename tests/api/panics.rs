@@ -4,6 +4,7 @@ use std::io;
 use std::sync::atomic::{AtomicUsize, Ordering};
 use std::sync::Arc;
 
+use actor_builds::settings::BuildIsolation;
 use actor_builds::worker::executor::{Executor, LocalExecutor, ProcessSpec, StartedProcess};
 
 use crate::helpers::spawn_app_with_executor;
@@ -16,7 +17,7 @@ impl Executor for PanicsOnce {
         if self.0.fetch_add(1, Ordering::SeqCst) == 0 {
             panic!("a defect in the executor");
         }
-        LocalExecutor.start(spec)
+        LocalExecutor::new(BuildIsolation::Auto).start(spec)
     }
 }
 

@@ -8,7 +8,7 @@ use serde_json::{json, Value};
 use crate::helpers::{data, spawn_app_with, TestApp};
 
 const SHOW: &str =
-    "cat marker.txt; echo; echo \"dockerfile=$ACTOR_DOCKERFILE\"; echo \"secret=$MY_SECRET\"";
+    "cat marker.txt; echo; echo \"dockerfile=$ACTOR_DOCKERFILE\"; echo \"secret=$MY_SECRET args=$*\"";
 
 async fn build_version(app: &TestApp, actor_name: &str, version: Value) -> Value {
     let res = app
@@ -87,8 +87,10 @@ async fn source_files_with_a_definition() {
         "{lines:?}"
     );
     assert!(
-        lines.iter().any(|l| l == "secret=hush"),
-        "env vars reach the build when applyEnvVarsToBuild"
+        lines
+            .iter()
+            .any(|l| l == "secret= args=--build-arg MY_SECRET=hush"),
+        "env vars reach the build as build arguments only: {lines:?}"
     );
 
     // The build's OpenAPI document, without a token.

@@ -164,6 +164,8 @@ async fn abort_kills_the_whole_process_group() {
     let app = spawn_app_with(&[
         ("WORKER_CONCURRENCY", "1"),
         ("ABORT_GRACE_SECS", "5"),
+        // Pids read from inside the build are the host's only without a PID namespace.
+        ("BUILD_ISOLATION", "processes"),
         ("BUILD_COMMAND", "echo $$ > pids; sleep 300 & echo $! >> pids; (sleep 300 & echo $! >> pids; wait) & echo $! >> pids; sleep 0.1; cp pids ../pids-$ACTOR_BUILD_ID; echo started; wait"),
     ])
     .await;
@@ -220,6 +222,7 @@ async fn abort_kills_a_command_that_traps_term() {
     let app = spawn_app_with(&[
         ("WORKER_CONCURRENCY", "1"),
         ("ABORT_GRACE_SECS", "1"),
+        ("BUILD_ISOLATION", "processes"),
         ("BUILD_COMMAND", "trap '' TERM; sleep 300 & echo $! > ../pid-$ACTOR_BUILD_ID; echo started; while true; do sleep 0.1; done"),
     ])
     .await;

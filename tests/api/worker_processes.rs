@@ -11,6 +11,11 @@ use crate::helpers::{data, spawn_app, TestApp};
 
 /// A worker process (`actor-builds worker`) over the test app's database.
 fn spawn_worker(app: &TestApp, slots: &str, command: &str) -> Child {
+    spawn_worker_isolated(app, slots, command, "auto")
+}
+
+/// A worker process with the given `BUILD_ISOLATION`.
+pub fn spawn_worker_isolated(app: &TestApp, slots: &str, command: &str, isolation: &str) -> Child {
     Command::new(env!("CARGO_BIN_EXE_actor-builds"))
         .arg("worker")
         .env_clear()
@@ -22,6 +27,7 @@ fn spawn_worker(app: &TestApp, slots: &str, command: &str) -> Child {
         .env("HEARTBEAT_SECS", "1")
         .env("ABORT_GRACE_SECS", "1")
         .env("BUILD_COMMAND", command)
+        .env("BUILD_ISOLATION", isolation)
         .env(
             "WORK_DIR",
             app.work_dir
@@ -128,7 +134,7 @@ async fn builds_of_a_killed_worker_are_rescued() {
         "echo $$ > {}/$ACTOR_BUILD_ID; echo started; exec sleep 300",
         pid_dir.display()
     );
-    let mut doomed = spawn_worker(&app, "2", &command);
+    let mut doomed = spawn_worker_isolated(&app, "2", &command, "processes");
 
     let ids = [
         app.create_build(&actor_id).await,
@@ -248,6 +254,7 @@ async fn sigterm_ends_running_builds_before_exit() {
         .env("METRICS_BIND_ADDR", "127.0.0.1:0")
         .env("WORKER_CONCURRENCY", "1")
         .env("SHUTDOWN_GRACE_SECS", "0.3")
+        .env("BUILD_ISOLATION", "processes")
         .env("ABORT_GRACE_SECS", "1")
         .env(
             "BUILD_COMMAND",

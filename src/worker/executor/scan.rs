@@ -1,0 +1,101 @@
+//! Finding a build's processes in the host's /proc: by PID namespace, by process group, or by
+//! the marker variable in their environment.
+
+use std::path::Path;
+
+use nix::sys::signal::{kill, Signal};
+use nix::unistd::Pid;
+
+/// Which processes belong to a build.
+#[derive(Debug, Clone)]
+pub(super) enum Members {
+    /// Every process of this PID namespace (`pid:[inode]` as /proc/PID/ns/pid reads).
+    Namespace(String),
+    /// Every process of this process group, and every process whose environment holds this
+    /// `NAME=value` marker (setsid, setpgrp and double forks keep their environment).
+    Marked { pgid: i32, marker: String },
+}
+
+fn pids() -> Vec<i32> {
+    let Ok(entries) = std::fs::read_dir("/proc") else {
+        return Vec::new();
+    };
+    entries
+        .flatten()
+        .filter_map(|e| e.file_name().to_str()?.parse().ok())
+        .collect()
+}
+
+/// State and process group of a process, from `/proc/<pid>/stat`.
+pub(super) fn proc_stat(path: &Path) -> Option<(char, i32)> {
+    let text = std::fs::read_to_string(path).ok()?;
+    // The command name is in parentheses and may hold anything; fields follow the last ')'.
+    let rest = &text[text.rfind(')')? + 1..];
+    let mut fields = rest.split_whitespace();
+    let state = fields.next()?.chars().next()?;
+    let _ppid = fields.next()?;
+    let pgrp = fields.next()?.parse().ok()?;
+    Some((state, pgrp))
+}
+
+/// The PID namespace of a process, as `pid:[inode]`.
+pub(super) fn pid_namespace(pid: i32, link: &str) -> Option<String> {
+    std::fs::read_link(format!("/proc/{pid}/ns/{link}"))
+        .ok()
+        .map(|p| p.to_string_lossy().into_owned())
+}
+
+fn environ_holds(pid: i32, marker: &str) -> bool {
+    !marker.is_empty()
+        && std::fs::read(format!("/proc/{pid}/environ"))
+            .is_ok_and(|env| env.split(|b| *b == 0).any(|var| var == marker.as_bytes()))
+}
+
+/// Whether a process's command line holds `text`.
+pub fn cmdline_holds(pid: i32, text: &str) -> bool {
+    std::fs::read(format!("/proc/{pid}/cmdline"))
+        .is_ok_and(|c| c.windows(text.len()).any(|w| w == text.as_bytes()))
+}
+
+/// Live processes of the host whose command line holds `text` (for tests and diagnostics).
+pub fn live_with_cmdline(text: &str) -> Vec<i32> {
+    let own = std::process::id() as i32;
+    pids()
+        .into_iter()
+        .filter(|pid| *pid != own && cmdline_holds(*pid, text))
+        .filter(|pid| {
+            proc_stat(Path::new(&format!("/proc/{pid}/stat"))).is_some_and(|(s, _)| s != 'Z')
+        })
+        .collect()
+}
+
+/// Live (not zombie) processes of the build, never the worker itself.
+pub(super) fn live_members(members: &Members) -> Vec<i32> {
+    let own = std::process::id() as i32;
+    pids()
+        .into_iter()
+        .filter(|pid| *pid != own)
+        .filter(|pid| {
+            let Some((state, pgrp)) = proc_stat(Path::new(&format!("/proc/{pid}/stat"))) else {
+                return false;
+            };
+            if state == 'Z' {
+                return false;
+            }
+            match members {
+                Members::Namespace(ns) => pid_namespace(*pid, "pid").as_deref() == Some(ns),
+                Members::Marked { pgid, marker } => pgrp == *pgid || environ_holds(*pid, marker),
+            }
+        })
+        .collect()
+}
+
+/// Sends `signal` to every live process of the build; returns how many there were.
+pub(super) fn signal_members(members: &Members, signal: Signal) -> usize {
+    let found = live_members(members);
+    for pid in &found {
+        // ESRCH: it ended meanwhile.
+        let _ = kill(Pid::from_raw(*pid), signal);
+    }
+    found.len()
+}
