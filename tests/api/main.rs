@@ -12,6 +12,7 @@ mod conventions;
 mod key_value_stores;
 mod outage;
 mod pagination;
+mod privacy;
 mod service;
 mod sources;
 mod status_machine;
