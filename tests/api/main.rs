@@ -13,6 +13,7 @@ mod key_value_stores;
 mod outage;
 mod pagination;
 mod privacy;
+mod secrets;
 mod service;
 mod sources;
 mod status_machine;
