@@ -5,6 +5,7 @@ mod actor_ref;
 mod build_status;
 mod ids;
 mod origin;
+pub mod redact;
 pub mod signature;
 mod version_number;
 pub mod version_spec;

@@ -195,7 +195,10 @@ impl VersionSpec {
     }
 }
 
-/// A secret variable sent back without its value (as it is shown) keeps the value stored before.
+/// A variable sent back without its value (as a secret is shown) keeps the value stored before.
+/// A secret stays secret then, whatever `isSecret` says: its value was never shown, and turning
+/// it into a plain variable would show it. Only a request that gives a new value can make a
+/// variable of that name non-secret.
 fn merge_secret_values(given: Vec<EnvVar>, old: Option<&[EnvVar]>) -> Result<Vec<EnvVar>, String> {
     given
         .into_iter()
@@ -205,9 +208,11 @@ fn merge_secret_values(given: Vec<EnvVar>, old: Option<&[EnvVar]>) -> Result<Vec
                 return Err(format!("envVars[{i}].name must not be empty"));
             }
             if var.value.is_none() {
-                var.value = old
-                    .and_then(|vars| vars.iter().find(|o| o.name == var.name))
-                    .and_then(|o| o.value.clone());
+                if let Some(before) = old.and_then(|vars| vars.iter().find(|o| o.name == var.name))
+                {
+                    var.value = before.value.clone();
+                    var.is_secret |= before.is_secret;
+                }
             }
             Ok(var)
         })

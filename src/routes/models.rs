@@ -112,8 +112,10 @@ pub struct Build {
 }
 
 impl Build {
-    /// Without a token, usage in USD is hidden.
-    pub fn new(b: &BuildRecord, show_usage_usd: bool) -> Self {
+    /// `owner`: the caller is the build's owner (authenticated). For anyone else usage in USD is
+    /// hidden and `actVersion` loses the credentials and signatures of its source URLs.
+    pub fn new(b: &BuildRecord, owner: bool) -> Self {
+        let show_usage_usd = owner;
         Build {
             id: b.id.clone(),
             act_id: b.act_id.clone(),
@@ -129,7 +131,11 @@ impl Build {
             usage_usd: show_usage_usd.then(|| b.usage_usd.0.clone()),
             build_number: b.build_number(),
             build_number_int: b.build_number_int,
-            act_version: b.act_version.0.clone(),
+            act_version: if owner {
+                b.act_version.0.clone()
+            } else {
+                crate::domain::redact::act_version_for_others(&b.act_version.0)
+            },
             actor_definition: b.actor_definition.as_ref().map(|d| d.0.clone()),
             input_schema: b.input_schema.clone(),
             readme: b.readme.clone(),

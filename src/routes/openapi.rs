@@ -12,6 +12,7 @@ use crate::error::ApiError;
 use crate::startup::AppState;
 use crate::storage::actors::{self, ActorRecord};
 use crate::storage::builds::{self, BuildRecord};
+use crate::storage::users::User;
 
 /// `GET /v2/actor-builds/{buildId}/openapi.json` (no token needed: build ids are unguessable)
 #[utoipa::path(
@@ -67,11 +68,9 @@ pub async fn of_actor_build(
 ) -> Result<HttpResponse, ApiError> {
     let (actor_id, build_id) = path.into_inner();
     let actor_ref = ActorRef::parse(&actor_id).ok_or(ApiError::NotFound("Actor"))?;
-    let actor = match &user {
-        Some(user) => actors::find(&state.pool, &user.id, &user.username, &actor_ref).await?,
-        None => actors::find_any(&state.pool, &actor_ref).await?,
-    }
-    .ok_or(ApiError::NotFound("Actor"))?;
+    let actor = visible_actor(&state, user.as_ref(), &actor_ref)
+        .await?
+        .ok_or(ApiError::NotFound("Actor"))?;
     let build = if build_id == "default" {
         super::builds::default_of(&state, &actor).await?
     } else {
@@ -81,6 +80,25 @@ pub async fn of_actor_build(
     }
     .ok_or(ApiError::NotFound("Build"))?;
     Ok(answer(&req, &actor, &build))
+}
+
+/// The Actor that `actor_ref` names, if the caller may see it: their own; anyone's public Actor;
+/// without a token, also a private Actor named by its (unguessable) id, as Apify answers. A
+/// private Actor named `username~name` is, for anyone but its owner, as absent as one that is not.
+async fn visible_actor(
+    state: &AppState,
+    user: Option<&User>,
+    actor_ref: &ActorRef,
+) -> Result<Option<ActorRecord>, ApiError> {
+    if let Some(user) = user {
+        if let Some(own) = actors::find(&state.pool, &user.id, &user.username, actor_ref).await? {
+            return Ok(Some(own));
+        }
+    }
+    let by_id = matches!(actor_ref, ActorRef::Id(_));
+    Ok(actors::find_any(&state.pool, actor_ref)
+        .await?
+        .filter(|a| a.is_public || (by_id && user.is_none())))
 }
 
 fn answer(req: &HttpRequest, actor: &ActorRecord, build: &BuildRecord) -> HttpResponse {

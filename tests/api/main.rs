@@ -17,6 +17,8 @@ mod outage;
 mod pagination;
 mod panics;
 mod self_fencing;
+mod privacy;
+mod secrets;
 mod service;
 mod source_limits;
 mod sources;
