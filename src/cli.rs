@@ -60,6 +60,13 @@ async fn prepare(settings: &Settings) -> anyhow::Result<PgPool> {
     storage::create_database_if_missing(settings).await?;
     let pool = storage::pool(settings)?;
     storage::migrate(&pool).await?;
+    let sealed = storage::versions::seal_clear_secrets(&pool, &settings.secrets).await?;
+    if sealed > 0 {
+        tracing::info!(
+            versions = sealed,
+            "sealed secret values stored in clear before"
+        );
+    }
     Ok(pool)
 }
 

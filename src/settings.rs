@@ -6,6 +6,8 @@ use std::path::PathBuf;
 use std::str::FromStr;
 use std::time::Duration;
 
+use crate::domain::secret_box::SecretBox;
+
 #[derive(Debug, thiserror::Error)]
 #[error("configuration: {key}: {problem}")]
 pub struct SettingsError {
@@ -57,6 +59,8 @@ pub struct Settings {
     pub compute_unit_price_usd: f64,
     /// Requests per second per token; `None` when rate limiting is off.
     pub rate_limit_per_second: Option<f64>,
+    /// Seals secret values at rest (`SECRETS_KEY`, or the key file `SECRETS_KEY_FILE`).
+    pub secrets: SecretBox,
     /// Where `/metrics` is served (`METRICS_BIND_ADDR`, loopback by default); `None` when `off`.
     pub metrics_bind_addr: Option<SocketAddr>,
 }
@@ -77,6 +81,8 @@ pub struct WorkerSettings {
     /// How long running builds may go on after SIGTERM/SIGINT before they are aborted.
     pub shutdown_grace: Duration,
     pub compute_unit_price_usd: f64,
+    /// Opens secret values for the builds.
+    pub secrets: SecretBox,
     /// The most bytes a build's sources may unpack to.
     pub source_max_unpacked_bytes: u64,
     /// The most entries (files, folders, links) a build's sources may have.
@@ -128,6 +134,7 @@ impl Settings {
                 problem: "must start with postgres:// or postgresql://".into(),
             });
         }
+        let secrets = secrets_key(&read)?;
         let log_format = match read.string("LOG_FORMAT").as_deref() {
             None | Some("pretty") => LogFormat::Pretty,
             Some("json") => LogFormat::Json,
@@ -169,6 +176,7 @@ impl Settings {
         Ok(Settings {
             metrics_bind_addr,
             rate_limit_per_second: (rate_limit > 0.0).then_some(rate_limit),
+            secrets: secrets.clone(),
             database_url: DatabaseUrl(database_url),
             bind_addr: read.parse("BIND_ADDR", SocketAddr::from(([127, 0, 0, 1], 8080)))?,
             database_pool_size: pool,
@@ -196,6 +204,7 @@ impl Settings {
                     read.parse_secs("SHUTDOWN_GRACE_SECS", 10.0)?,
                 ),
                 compute_unit_price_usd,
+                secrets,
                 source_max_unpacked_bytes: read
                     .parse("SOURCE_MAX_UNPACKED_BYTES", 1024 * 1024 * 1024)?,
                 source_max_entries: read.parse("SOURCE_MAX_ENTRIES", 100_000)?,
@@ -216,6 +225,35 @@ impl Settings {
             },
         })
     }
+}
+
+/// The key of secret values: `SECRETS_KEY` when given, else the key kept in `SECRETS_KEY_FILE`
+/// (made on first start), by default in the user's data directory, away from `WORK_DIR`.
+fn secrets_key<F: Fn(&str) -> Option<String>>(
+    read: &Reader<'_, F>,
+) -> Result<SecretBox, SettingsError> {
+    if let Some(text) = read.string("SECRETS_KEY") {
+        return SecretBox::from_text(&text).map_err(|problem| SettingsError {
+            key: "SECRETS_KEY",
+            problem,
+        });
+    }
+    let path = match (
+        read.string("SECRETS_KEY_FILE"),
+        read.string("XDG_DATA_HOME"),
+        read.string("HOME"),
+    ) {
+        (Some(file), _, _) => PathBuf::from(file),
+        (None, Some(data), _) => PathBuf::from(data).join("actor-builds/secrets.key"),
+        (None, None, Some(home)) => {
+            PathBuf::from(home).join(".local/share/actor-builds/secrets.key")
+        }
+        (None, None, None) => PathBuf::from(".actor-builds/secrets.key"),
+    };
+    SecretBox::load_or_create(&path).map_err(|problem| SettingsError {
+        key: "SECRETS_KEY_FILE",
+        problem,
+    })
 }
 
 struct Reader<'a, F: Fn(&str) -> Option<String>> {

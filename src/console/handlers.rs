@@ -385,7 +385,7 @@ pub async fn actor_page(
         statuses: &[],
     };
     let (versions, tags, (total_builds, latest)) = tokio::try_join!(
-        versions::list(&state.pool, &actor.id),
+        versions::list(&state.pool, &state.settings.secrets, &actor.id),
         actors::tags(&state.pool, &actor.id),
         builds::list_filtered(&state.pool, &filter, 0, LATEST_BUILDS),
     )?;
@@ -416,9 +416,14 @@ pub async fn start_build(
     let version_number = VersionNumber::parse(form.get("version").unwrap_or_default())
         .map_err(ConsoleError::BadRequest)?;
     let actor = find_actor(&state, &session.user, &path).await?;
-    let version = versions::get(&state.pool, &actor.id, version_number.as_str())
-        .await?
-        .ok_or(ConsoleError::NotFound("Actor version"))?;
+    let version = versions::get(
+        &state.pool,
+        &state.settings.secrets,
+        &actor.id,
+        version_number.as_str(),
+    )
+    .await?
+    .ok_or(ConsoleError::NotFound("Actor version"))?;
     let user_agent = req
         .headers()
         .get(header::USER_AGENT)

@@ -6,6 +6,7 @@ mod build_status;
 mod ids;
 mod origin;
 pub mod redact;
+pub mod secret_box;
 pub mod signature;
 mod version_number;
 pub mod version_spec;

@@ -128,7 +128,7 @@ pub async fn load(state: &AppState, user: &User, actor_id: &str) -> Result<Actor
 /// The API's Actor object.
 async fn view(state: &AppState, actor: &ActorRecord) -> Result<Actor, ApiError> {
     let (versions, tags, total_builds) = tokio::try_join!(
-        versions::list(&state.pool, &actor.id),
+        versions::list(&state.pool, &state.settings.secrets, &actor.id),
         actors::tags(&state.pool, &actor.id),
         actors::total_builds(&state.pool, &actor.id),
     )?;
@@ -199,7 +199,7 @@ pub async fn create(
         .await
         .map_err(name_taken(name))?;
     for spec in &specs {
-        versions::insert(&mut *tx, &id, spec)
+        versions::insert(&mut *tx, &state.settings.secrets, &id, spec)
             .await
             .map_err(version_taken(spec))?;
     }
@@ -306,16 +306,18 @@ pub async fn update(
         .map_err(name_taken(fields.name.as_deref().unwrap_or_default()))?;
     for (i, version) in input.versions.unwrap_or_default().into_iter().enumerate() {
         let existing = match &version.version_number {
-            Some(number) => versions::get(&mut *tx, &actor.id, number).await?,
+            Some(number) => {
+                versions::get(&mut *tx, &state.settings.secrets, &actor.id, number).await?
+            }
             None => None,
         };
         let is_new = existing.is_none();
         let spec = VersionSpec::build(version, existing)
             .map_err(|e| ApiError::InvalidInput(format!("versions[{i}]: {e}")))?;
         if is_new {
-            versions::insert(&mut *tx, &actor.id, &spec).await?;
+            versions::insert(&mut *tx, &state.settings.secrets, &actor.id, &spec).await?;
         } else {
-            versions::update(&mut *tx, &actor.id, &spec).await?;
+            versions::update(&mut *tx, &state.settings.secrets, &actor.id, &spec).await?;
         }
     }
     for (tag, target) in input.tagged_builds.unwrap_or_default() {

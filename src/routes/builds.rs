@@ -64,9 +64,14 @@ pub async fn create(
     let wait = query.wait_for_finish()?;
 
     let actor = load(&state, &user, &path).await?;
-    let version = versions::get(&state.pool, &actor.id, version_number.as_str())
-        .await?
-        .ok_or(ApiError::NotFound("Actor version"))?;
+    let version = versions::get(
+        &state.pool,
+        &state.settings.secrets,
+        &actor.id,
+        version_number.as_str(),
+    )
+    .await?
+    .ok_or(ApiError::NotFound("Actor version"))?;
     let header = |name: &str| req.headers().get(name).and_then(|v| v.to_str().ok());
     let request = BuildRequest {
         origin: Origin::from_header(header("x-apify-request-origin")),

@@ -43,7 +43,7 @@ pub async fn list(
     path: web::Path<String>,
 ) -> Result<HttpResponse, ApiError> {
     let actor = load(&state, &user, &path).await?;
-    let items: Vec<Version> = versions::list(&state.pool, &actor.id)
+    let items: Vec<Version> = versions::list(&state.pool, &state.settings.secrets, &actor.id)
         .await?
         .iter()
         .map(Version::from)
@@ -78,7 +78,7 @@ pub async fn create(
     let actor = load(&state, &user, &path).await?;
     let spec = VersionSpec::build(input, None).map_err(ApiError::InvalidInput)?;
     let mut tx = state.pool.begin().await?;
-    versions::insert(&mut *tx, &actor.id, &spec)
+    versions::insert(&mut *tx, &state.settings.secrets, &actor.id, &spec)
         .await
         .map_err(version_taken(&spec))?;
     actors::touch(&mut *tx, &actor.id).await?;
@@ -109,7 +109,7 @@ pub async fn get(
 ) -> Result<HttpResponse, ApiError> {
     let (actor_id, number) = path.into_inner();
     let actor = load(&state, &user, &actor_id).await?;
-    let spec = versions::get(&state.pool, &actor.id, &number)
+    let spec = versions::get(&state.pool, &state.settings.secrets, &actor.id, &number)
         .await?
         .ok_or(ApiError::NotFound("Actor version"))?;
     Ok(respond::ok(Version::from(&spec)))
@@ -140,11 +140,11 @@ pub async fn update(
     let (actor_id, number) = path.into_inner();
     let actor = load(&state, &user, &actor_id).await?;
     let mut tx = state.pool.begin().await?;
-    let existing = versions::get(&mut *tx, &actor.id, &number)
+    let existing = versions::get(&mut *tx, &state.settings.secrets, &actor.id, &number)
         .await?
         .ok_or(ApiError::NotFound("Actor version"))?;
     let spec = VersionSpec::build(input, Some(existing)).map_err(ApiError::InvalidInput)?;
-    if !versions::update(&mut *tx, &actor.id, &spec).await? {
+    if !versions::update(&mut *tx, &state.settings.secrets, &actor.id, &spec).await? {
         return Err(ApiError::NotFound("Actor version"));
     }
     actors::touch(&mut *tx, &actor.id).await?;

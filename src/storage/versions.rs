@@ -4,6 +4,7 @@ use serde_json::{json, Value};
 use sqlx::types::Json;
 use sqlx::{FromRow, PgExecutor};
 
+use crate::domain::secret_box::SecretBox;
 use crate::domain::version_spec::{EnvVar, SourceFile, SourceType, VersionSpec};
 use crate::domain::VersionNumber;
 
@@ -17,6 +18,70 @@ struct VersionRow {
     source_files: Json<Vec<SourceFile>>,
     git_repo_url: Option<String>,
     tarball_url: Option<String>,
+}
+
+impl VersionRow {
+    /// The version, its secret values opened.
+    fn open(self, secrets: &SecretBox, actor_id: &str) -> Result<VersionSpec, sqlx::Error> {
+        let mut spec = VersionSpec::try_from(self)?;
+        for var in spec.env_vars.iter_mut().filter(|v| v.is_secret) {
+            if let Some(stored) = &var.value {
+                let plain = secrets
+                    .open(&secret_context(actor_id, &var.name), stored)
+                    .map_err(|e| sqlx::Error::Decode(e.into()))?;
+                var.value = Some(plain);
+            }
+        }
+        Ok(spec)
+    }
+}
+
+/// Where a secret value belongs, bound into its sealing.
+fn secret_context(actor_id: &str, name: &str) -> String {
+    format!("{actor_id}\0{name}")
+}
+
+/// Seals the secret values stored in clear before they were sealed at rest; run at start.
+/// Returns how many versions were rewritten.
+pub async fn seal_clear_secrets(
+    pool: &sqlx::PgPool,
+    secrets: &SecretBox,
+) -> Result<u64, sqlx::Error> {
+    let clear: Vec<(String, String)> = sqlx::query_as(
+        "SELECT actor_id, version_number FROM versions
+         WHERE EXISTS (
+             SELECT 1 FROM jsonb_array_elements(env_vars) AS e
+             WHERE e->>'isSecret' = 'true' AND e->>'value' IS NOT NULL
+               AND e->>'value' NOT LIKE 'enc:v1:%')",
+    )
+    .fetch_all(pool)
+    .await?;
+    let mut sealed = 0;
+    for (actor_id, version_number) in clear {
+        let mut tx = pool.begin().await?;
+        if let Some(spec) = get(&mut *tx, secrets, &actor_id, &version_number).await? {
+            if update(&mut *tx, secrets, &actor_id, &spec).await? {
+                sealed += 1;
+            }
+        }
+        tx.commit().await?;
+    }
+    Ok(sealed)
+}
+
+/// The env vars as they are stored: secret values sealed.
+fn sealed_env_vars(secrets: &SecretBox, actor_id: &str, vars: &[EnvVar]) -> Vec<EnvVar> {
+    vars.iter()
+        .map(|var| {
+            let mut var = var.clone();
+            if var.is_secret {
+                if let Some(plain) = &var.value {
+                    var.value = Some(secrets.seal(&secret_context(actor_id, &var.name), plain));
+                }
+            }
+            var
+        })
+        .collect()
 }
 
 impl TryFrom<VersionRow> for VersionSpec {
@@ -58,6 +123,7 @@ pub fn snapshot(v: &VersionSpec) -> Value {
 
 pub async fn list(
     db: impl PgExecutor<'_>,
+    secrets: &SecretBox,
     actor_id: &str,
 ) -> Result<Vec<VersionSpec>, sqlx::Error> {
     let rows: Vec<VersionRow> = sqlx::query_as(&format!(
@@ -67,11 +133,14 @@ pub async fn list(
     .bind(actor_id)
     .fetch_all(db)
     .await?;
-    rows.into_iter().map(VersionSpec::try_from).collect()
+    rows.into_iter()
+        .map(|row| row.open(secrets, actor_id))
+        .collect()
 }
 
 pub async fn get(
     db: impl PgExecutor<'_>,
+    secrets: &SecretBox,
     actor_id: &str,
     version_number: &str,
 ) -> Result<Option<VersionSpec>, sqlx::Error> {
@@ -82,12 +151,13 @@ pub async fn get(
     .bind(version_number)
     .fetch_optional(db)
     .await?;
-    row.map(VersionSpec::try_from).transpose()
+    row.map(|row| row.open(secrets, actor_id)).transpose()
 }
 
 /// Inserts a new version; a duplicate number fails with a unique violation of `versions_pkey`.
 pub async fn insert(
     db: impl PgExecutor<'_>,
+    secrets: &SecretBox,
     actor_id: &str,
     v: &VersionSpec,
 ) -> Result<(), sqlx::Error> {
@@ -100,7 +170,7 @@ pub async fn insert(
     .bind(v.version_number.as_str())
     .bind(v.source_type.as_str())
     .bind(&v.build_tag)
-    .bind(Json(&v.env_vars))
+    .bind(Json(sealed_env_vars(secrets, actor_id, &v.env_vars)))
     .bind(v.apply_env_vars_to_build)
     .bind(Json(&v.source_files))
     .bind(&v.git_repo_url)
@@ -113,6 +183,7 @@ pub async fn insert(
 /// Replaces the stored fields of an existing version; false when it is gone.
 pub async fn update(
     db: impl PgExecutor<'_>,
+    secrets: &SecretBox,
     actor_id: &str,
     v: &VersionSpec,
 ) -> Result<bool, sqlx::Error> {
@@ -126,7 +197,7 @@ pub async fn update(
     .bind(v.version_number.as_str())
     .bind(v.source_type.as_str())
     .bind(&v.build_tag)
-    .bind(Json(&v.env_vars))
+    .bind(Json(sealed_env_vars(secrets, actor_id, &v.env_vars)))
     .bind(v.apply_env_vars_to_build)
     .bind(Json(&v.source_files))
     .bind(&v.git_repo_url)

@@ -242,6 +242,7 @@ impl BuildRun {
         let version = retry("version lookup", || {
             versions::get(
                 &self.worker.pool,
+                &self.worker.settings.secrets,
                 &self.build.act_id,
                 &self.build.version_number,
             )

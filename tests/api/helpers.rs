@@ -110,6 +110,10 @@ async fn spawn_with(
         ("METRICS_BIND_ADDR".into(), "127.0.0.1:0".into()),
         // Tests serve sources from 127.0.0.1.
         ("SOURCE_ALLOW_PRIVATE_TARGETS".into(), "true".into()),
+        (
+            "SECRETS_KEY".into(),
+            "MDEyMzQ1Njc4OWFiY2RlZjAxMjM0NTY3ODlhYmNkZWY=".into(),
+        ),
     ];
     vars.extend(env.iter().map(|(k, v)| (k.to_string(), v.to_string())));
     let settings = Settings::from_lookup(|key| {
