@@ -17,8 +17,9 @@ use crate::routes::extract::Query;
 use crate::startup::AppState;
 use crate::storage::actors::{self, ActorRecord};
 use crate::storage::builds::{self, BuildFilter, BuildRequest, NewBuild};
+use crate::storage::console_sessions;
 use crate::storage::logs::{self, LogLine};
-use crate::storage::users::{self, User};
+use crate::storage::users::User;
 use crate::storage::versions;
 
 /// Builds on a page of the builds list.
@@ -103,7 +104,7 @@ pub async fn sign_in_form(req: HttpRequest) -> HttpResponse {
     sign_in_response(&req, StatusCode::OK, next, None)
 }
 
-/// `POST /console/sign-in`: checks the token and keeps it in the session cookie.
+/// `POST /console/sign-in`: checks the token and opens a session; the cookie holds its id only.
 pub async fn sign_in(
     state: web::Data<AppState>,
     req: HttpRequest,
@@ -134,22 +135,22 @@ pub async fn sign_in(
             return Err(ConsoleError::RateLimited);
         }
     }
-    let user = if session::is_cookie_safe(token) {
-        users::user_by_token(&state.pool, token).await?
+    let opened = if session::is_cookie_safe(token) {
+        console_sessions::create(&state.pool, token).await?
     } else {
         None
     };
-    if user.is_none() {
+    let Some((session_id, _user)) = opened else {
         return Ok(sign_in_response(
             &req,
             StatusCode::UNAUTHORIZED,
             next,
             Some("That token is unknown or was revoked."),
         ));
-    }
+    };
     let mut response = redirect(next.unwrap_or(paths::BUILDS));
     let cookies = [
-        session::set_cookie(&req, SESSION_COOKIE, token),
+        session::set_cookie(&req, SESSION_COOKIE, &session_id),
         session::clear_cookie(SIGN_IN_COOKIE),
     ];
     for value in cookies {
@@ -161,8 +162,13 @@ pub async fn sign_in(
 }
 
 /// `POST /console/sign-out`
-pub async fn sign_out(session: Session, body: Bytes) -> Result<HttpResponse, ConsoleError> {
+pub async fn sign_out(
+    state: web::Data<AppState>,
+    session: Session,
+    body: Bytes,
+) -> Result<HttpResponse, ConsoleError> {
     session.check_csrf(&Form::parse(&body))?;
+    session.end(&state).await?;
     let mut response = redirect(paths::SIGN_IN);
     if let Ok(value) = session::clear_cookie(SESSION_COOKIE).parse() {
         response.headers_mut().append(header::SET_COOKIE, value);

@@ -1,11 +1,12 @@
 //! Console sessions and CSRF tokens.
 //!
-//! The session is the user's API token itself, kept in an `HttpOnly; SameSite=Strict` cookie whose
-//! path is `/console` (so the API never sees it and no script can read it). Every request checks
-//! the token again, so a revoked token ends its sessions at once.
+//! Signing in with an API token opens a server-side session (`storage::console_sessions`): the
+//! cookie holds only its random id, never the token, in an `HttpOnly; SameSite=Strict` cookie
+//! whose path is `/console` (so the API never sees it and no script can read it). Every request
+//! checks the session and its token again, so sign-out, expiry and a revoked token end it at once.
 //!
 //! Every state-changing request carries a CSRF token in a hidden form field: an HMAC-SHA256, under
-//! a random key of this process, of the session token (or, on the sign-in form, of a random value
+//! a random key of this process, of the session id (or, on the sign-in form, of a random value
 //! kept in a second cookie for that form alone). A form from another site can neither read the
 //! value nor compute it; a process restart makes open forms stale, which asks for a reload.
 
@@ -22,9 +23,10 @@ use sha2::Sha256;
 
 use super::error::ConsoleError;
 use crate::startup::AppState;
-use crate::storage::users::{self, User};
+use crate::storage::console_sessions;
+use crate::storage::users::User;
 
-/// The cookie that holds the API token of a signed-in user.
+/// The cookie that holds the session id of a signed-in user.
 pub const SESSION_COOKIE: &str = "console_session";
 /// The cookie that binds the sign-in form to the browser that loaded it.
 pub const SIGN_IN_COOKIE: &str = "console_sign_in";
@@ -117,28 +119,34 @@ impl Form {
     }
 }
 
-/// A signed-in user: the owner of the token in the session cookie. Without a valid one, the
+/// A signed-in user: the owner of the live session named by the cookie. Without one, the
 /// request is sent to the sign-in page (and back here afterwards, for a GET).
 pub struct Session {
     pub user: User,
-    token: String,
+    id: String,
 }
 
 impl Session {
     /// The CSRF token that this session's forms carry.
     pub fn csrf(&self) -> String {
-        csrf_token(SESSION_PURPOSE, &self.token)
+        csrf_token(SESSION_PURPOSE, &self.id)
     }
 
     /// Refuses (403) a state-changing request whose form lacks this session's CSRF token.
     pub fn check_csrf(&self, form: &Form) -> Result<(), ConsoleError> {
-        if csrf_matches(SESSION_PURPOSE, &self.token, form.get(CSRF_FIELD)) {
+        if csrf_matches(SESSION_PURPOSE, &self.id, form.get(CSRF_FIELD)) {
             Ok(())
         } else {
             Err(ConsoleError::Forbidden(
                 "This form has expired or did not come from the console; reload the page and try again",
             ))
         }
+    }
+
+    /// Ends this session: its cookie stops working everywhere at once.
+    pub async fn end(self, state: &AppState) -> Result<(), ConsoleError> {
+        console_sessions::delete(&state.pool, &self.id).await?;
+        Ok(())
     }
 }
 
@@ -173,7 +181,7 @@ fn state(req: &HttpRequest) -> Result<web::Data<AppState>, ConsoleError> {
 }
 
 async fn authenticate(req: HttpRequest) -> Result<Session, ConsoleError> {
-    let Some(token) = cookie(&req, SESSION_COOKIE) else {
+    let Some(id) = cookie(&req, SESSION_COOKIE).filter(|id| is_cookie_safe(id)) else {
         return Err(ConsoleError::SignIn {
             next: next_of(&req),
             clear_cookie: false,
@@ -181,12 +189,12 @@ async fn authenticate(req: HttpRequest) -> Result<Session, ConsoleError> {
     };
     let state = state(&req)?;
     if let Some(limiter) = &state.rate_limiter {
-        if !limiter.allow(&token) {
+        if !limiter.allow(&id) {
             return Err(ConsoleError::RateLimited);
         }
     }
-    match users::user_by_token(&state.pool, &token).await? {
-        Some(user) => Ok(Session { user, token }),
+    match console_sessions::user(&state.pool, &id).await? {
+        Some(user) => Ok(Session { user, id }),
         None => Err(ConsoleError::SignIn {
             next: next_of(&req),
             clear_cookie: true,

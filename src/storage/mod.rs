@@ -2,6 +2,7 @@
 
 pub mod actors;
 pub mod builds;
+pub mod console_sessions;
 pub mod key_value_stores;
 pub mod logs;
 pub mod queue;

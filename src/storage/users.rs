@@ -23,6 +23,11 @@ fn hash(token: &str) -> Vec<u8> {
     Sha256::digest(token.as_bytes()).to_vec()
 }
 
+/// How a token is named in the database (its SHA-256), for tables that refer to it.
+pub fn token_hash(token: &str) -> Vec<u8> {
+    hash(token)
+}
+
 pub async fn create_user(pool: &PgPool, username: &str) -> Result<User, sqlx::Error> {
     sqlx::query_as(
         "INSERT INTO users (id, username) VALUES ($1, $2) RETURNING id, username, created_at",

@@ -171,7 +171,10 @@ async fn sign_in_sets_an_http_only_strict_cookie_and_sign_out_clears_it() {
         Some("/console/actors")
     );
     let (pair, header) = set_cookie(&res, "console_session").expect("session cookie");
-    assert_eq!(pair, format!("console_session={}", app.token));
+    // The cookie names a server-side session; it never holds the API token.
+    assert!(pair.starts_with("console_session="), "{pair}");
+    assert!(!pair.contains(app.token.as_str()), "{pair}");
+    assert!(pair.len() > "console_session=".len() + 32, "{pair}");
     assert!(header.contains("HttpOnly"), "{header}");
     assert!(header.contains("SameSite=Strict"), "{header}");
     assert!(header.contains("Path=/console"), "{header}");
@@ -648,4 +651,52 @@ async fn abort_through_the_console() {
         Some(format!("/console/builds/{build_id}").as_str())
     );
     assert_eq!(idle.db_status(&build_id).await, "ABORTED");
+}
+
+#[tokio::test]
+async fn a_signed_out_session_cookie_no_longer_works() {
+    let app = spawn_app().await;
+    let console = Console::sign_in(&app, &app.token).await;
+    assert!(!console.cookie.contains(app.token.as_str()));
+    let res = console
+        .post("/console/sign-out", &[("csrf", &console.csrf)])
+        .await;
+    assert_eq!(res.status(), StatusCode::SEE_OTHER);
+    // Replaying the old cookie: the sign-in page, never the builds.
+    let res = console.get("/console/builds").await;
+    assert_eq!(res.status(), StatusCode::SEE_OTHER);
+    let location = res
+        .headers()
+        .get(LOCATION)
+        .and_then(|v| v.to_str().ok())
+        .unwrap_or_default()
+        .to_owned();
+    assert!(location.starts_with("/console/sign-in"), "{location}");
+    // The API token itself stays valid: only the session ended.
+    let res = app.get("/v2/users/me").send().await.expect("me");
+    assert_eq!(res.status(), 200);
+}
+
+#[tokio::test]
+async fn revoking_the_token_ends_its_sessions() {
+    let app = spawn_app().await;
+    let console = Console::sign_in(&app, &app.token).await;
+    let res = console.get("/console/builds").await;
+    assert_eq!(res.status(), 200);
+    let revoked = actor_builds::storage::users::revoke_token(&app.pool, &app.token)
+        .await
+        .expect("revoke");
+    assert_eq!(revoked, actor_builds::storage::users::Revocation::Revoked);
+    let res = console.get("/console/builds").await;
+    assert_eq!(res.status(), StatusCode::SEE_OTHER);
+    // The cookie itself cannot be used as an API token either.
+    let value = console.cookie.trim_start_matches("console_session=");
+    let res = app
+        .client
+        .get(app.url("/v2/users/me"))
+        .bearer_auth(value)
+        .send()
+        .await
+        .expect("me");
+    assert_eq!(res.status(), 401);
 }
