@@ -70,13 +70,19 @@ async fn version_lifecycle() {
         updated["sourceFiles"],
         json!([{"name": "main.js", "format": "TEXT", "content": "2"}])
     );
-    let secret: serde_json::Value =
-        sqlx::query_scalar("SELECT env_vars FROM versions WHERE version_number = '1.2'")
+    let actor_id: String =
+        sqlx::query_scalar("SELECT actor_id FROM versions WHERE version_number = '1.2'")
             .fetch_one(&app.pool)
             .await
-            .expect("env");
+            .expect("actor id");
+    let kept =
+        actor_builds::storage::versions::get(&app.pool, &app.settings.secrets, &actor_id, "1.2")
+            .await
+            .expect("get")
+            .expect("version");
     assert_eq!(
-        secret[1]["value"], "s3cr3t",
+        kept.env_vars[1].value.as_deref(),
+        Some("s3cr3t"),
         "the secret is kept, though never shown"
     );
 
