@@ -24,7 +24,9 @@ pub fn spawn_worker_isolated(app: &TestApp, slots: &str, command: &str, isolatio
         .env("DATABASE_POOL_SIZE", "4")
         .env("METRICS_BIND_ADDR", "127.0.0.1:0")
         .env("WORKER_CONCURRENCY", slots)
-        .env("HEARTBEAT_SECS", "1")
+        // Two seconds: with 4 connections and 4 busy slots on a loaded machine, a 1 s heartbeat
+        // can miss renewals long enough for the worker to fence its own builds.
+        .env("HEARTBEAT_SECS", "2")
         .env("ABORT_GRACE_SECS", "1")
         .env("BUILD_COMMAND", command)
         .env("BUILD_ISOLATION", isolation)
