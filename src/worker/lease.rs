@@ -117,13 +117,24 @@ pub(super) async fn heartbeat_loop(worker: Arc<Worker>) {
                 }
                 Err(_) => tracing::warn!("rescue timed out; retrying at the next heartbeat"),
             }
-            sources::workdir::remove_leftovers(&worker.pool, &worker.settings.work_dir, || {
-                worker.running_ids()
-            })
-            .await;
         }
         let retry_soon = (heartbeat / 4).min(Duration::from_millis(250));
         tokio::time::sleep(if renewed { heartbeat } else { retry_soon }).await;
+    }
+}
+
+/// Removes the work directories that ended builds left on this host (a rescued build's, say),
+/// at start and every heartbeat; apart from the heartbeat, so that a slow removal never delays
+/// the renewal of a lease.
+pub(super) async fn leftovers_loop(worker: Arc<Worker>) {
+    let mut tick = tokio::time::interval(worker.settings.heartbeat);
+    tick.set_missed_tick_behavior(tokio::time::MissedTickBehavior::Delay);
+    loop {
+        tick.tick().await;
+        sources::workdir::remove_leftovers(&worker.pool, &worker.settings.work_dir, || {
+            worker.running_ids()
+        })
+        .await;
     }
 }
 

@@ -26,7 +26,7 @@ use crate::settings::WorkerSettings;
 use crate::storage::queue;
 use executor::{Executor, LocalExecutor};
 pub(crate) use lease::retry;
-use lease::{check_held, fence_loop, heartbeat_loop, Fence, FENCE};
+use lease::{check_held, fence_loop, heartbeat_loop, leftovers_loop, Fence, FENCE};
 
 /// What the worker asks of a running build.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -172,6 +172,7 @@ async fn main_loop(worker: Arc<Worker>, events: BuildEvents, mut shutdown: watch
     let mut subscription = events.subscribe();
     let heartbeat = tokio::spawn(heartbeat_loop(worker.clone()).in_current_span());
     let fencing = tokio::spawn(fence_loop(worker.clone()).in_current_span());
+    let leftovers = tokio::spawn(leftovers_loop(worker.clone()).in_current_span());
     let mut poll = tokio::time::interval(settings.poll_interval);
     poll.set_missed_tick_behavior(tokio::time::MissedTickBehavior::Delay);
     // The one record of running builds' tasks; `worker.running` maps their ids to builds.
@@ -208,6 +209,7 @@ async fn main_loop(worker: Arc<Worker>, events: BuildEvents, mut shutdown: watch
     shut_down(&worker, &mut tasks).await;
     heartbeat.abort();
     fencing.abort();
+    leftovers.abort();
     tracing::info!("worker stopped");
 }
 
