@@ -35,6 +35,9 @@ fn admin_url() -> String {
         .unwrap_or_else(|_| "postgres://postgres@127.0.0.1:5432/postgres".into())
 }
 
+/// The key of secret values in tests (processes a test starts get it too).
+pub const TEST_SECRETS_KEY: &str = "MDEyMzQ1Njc4OWFiY2RlZjAxMjM0NTY3ODlhYmNkZWY=";
+
 /// A fresh database with migrations applied; dropped with the `TestApp`.
 pub async fn fresh_database() -> (String, String) {
     let admin = admin_url();
@@ -110,10 +113,7 @@ async fn spawn_with(
         ("METRICS_BIND_ADDR".into(), "127.0.0.1:0".into()),
         // Tests serve sources from 127.0.0.1.
         ("SOURCE_ALLOW_PRIVATE_TARGETS".into(), "true".into()),
-        (
-            "SECRETS_KEY".into(),
-            "MDEyMzQ1Njc4OWFiY2RlZjAxMjM0NTY3ODlhYmNkZWY=".into(),
-        ),
+        ("SECRETS_KEY".into(), TEST_SECRETS_KEY.into()),
     ];
     vars.extend(env.iter().map(|(k, v)| (k.to_string(), v.to_string())));
     let settings = Settings::from_lookup(|key| {
