@@ -330,13 +330,18 @@ impl LocalProcess {
     /// Signals the leading group and every process found to be the build's.
     async fn signal_all(&mut self, signal: Signal) {
         self.learn_members();
-        if self.exit.is_none() {
+        // Each process gets the signal once: by its group while the leader lives (the group
+        // cannot be reused before the leader is reaped), else one by one.
+        let signalled_group = self.exit.is_none().then(|| {
             // ESRCH: the group is already gone.
             let _ = killpg(self.pgid, signal);
-        }
+            self.pgid.as_raw()
+        });
         if let Some(members) = self.members.clone() {
-            let _ =
-                tokio::task::spawn_blocking(move || scan::signal_members(&members, signal)).await;
+            let _ = tokio::task::spawn_blocking(move || {
+                scan::signal_members(&members, signal, signalled_group)
+            })
+            .await;
         }
     }
 
@@ -427,7 +432,7 @@ impl Drop for LocalProcess {
             let _ = killpg(self.pgid, Signal::SIGKILL);
         }
         if let Some(members) = &self.members {
-            scan::signal_members(members, Signal::SIGKILL);
+            scan::signal_members(members, Signal::SIGKILL, None);
         }
     }
 }

@@ -71,28 +71,43 @@ pub fn live_with_cmdline(text: &str) -> Vec<i32> {
 
 /// Live (not zombie) processes of the build, never the worker itself.
 pub(super) fn live_members(members: &Members) -> Vec<i32> {
+    live_members_with_group(members)
+        .into_iter()
+        .map(|(pid, _)| pid)
+        .collect()
+}
+
+/// Live processes of the build with their process groups.
+fn live_members_with_group(members: &Members) -> Vec<(i32, i32)> {
     let own = std::process::id() as i32;
     pids()
         .into_iter()
         .filter(|pid| *pid != own)
-        .filter(|pid| {
-            let Some((state, pgrp)) = proc_stat(Path::new(&format!("/proc/{pid}/stat"))) else {
-                return false;
-            };
-            if state == 'Z' {
-                return false;
-            }
-            match members {
-                Members::Namespace(ns) => pid_namespace(*pid, "pid").as_deref() == Some(ns),
-                Members::Marked { pgid, marker } => pgrp == *pgid || environ_holds(*pid, marker),
-            }
+        .filter_map(|pid| {
+            let (state, pgrp) = proc_stat(Path::new(&format!("/proc/{pid}/stat")))?;
+            let member = state != 'Z'
+                && match members {
+                    Members::Namespace(ns) => pid_namespace(pid, "pid").as_deref() == Some(ns),
+                    Members::Marked { pgid, marker } => pgrp == *pgid || environ_holds(pid, marker),
+                };
+            member.then_some((pid, pgrp))
         })
         .collect()
 }
 
-/// Sends `signal` to every live process of the build; returns how many there were.
-pub(super) fn signal_members(members: &Members, signal: Signal) -> usize {
-    let found = live_members(members);
+/// Sends `signal` to every live process of the build but those of `signalled_group` (already
+/// signalled as a group: a second SIGTERM would run a build's TERM trap twice); returns how
+/// many processes were signalled.
+pub(super) fn signal_members(
+    members: &Members,
+    signal: Signal,
+    signalled_group: Option<i32>,
+) -> usize {
+    let found: Vec<i32> = live_members_with_group(members)
+        .into_iter()
+        .filter(|(_, pgrp)| Some(*pgrp) != signalled_group)
+        .map(|(pid, _)| pid)
+        .collect();
     for pid in &found {
         // ESRCH: it ended meanwhile.
         let _ = kill(Pid::from_raw(*pid), signal);

@@ -87,3 +87,27 @@ async fn nothing_outlives_a_normal_exit_or_a_dropped_handle() {
         }
     }
 }
+
+#[tokio::test]
+async fn stop_sends_sigterm_once() {
+    for executor in executors() {
+        // The trap outlasts any second signal's arrival; each TERM it sees prints a line.
+        let command = "trap 'echo term; sleep 0.5; exit 143' TERM; echo ready; \
+                       while :; do sleep 0.05; done";
+        let mut started = executor.start(spec(command)).expect("start");
+        assert_eq!(started.output.recv().await.as_deref(), Some("ready"));
+        // Give the namespace time to be learned as it would be while the build runs.
+        tokio::time::sleep(Duration::from_millis(100)).await;
+        let exit = started
+            .handle
+            .stop(Duration::from_secs(3))
+            .await
+            .expect("stop");
+        let mut traps = 0;
+        while let Some(line) = started.output.recv().await {
+            traps += usize::from(line == "term");
+        }
+        assert_eq!(traps, 1, "{:?}", executor.isolation());
+        assert_eq!(exit, Exit::Code(143), "{:?}", executor.isolation());
+    }
+}
