@@ -2,14 +2,10 @@
 
 use std::sync::Arc;
 
-use clap::{Parser, Subcommand};
-use sqlx::PgPool;
-
-use crate::build_events::BuildEvents;
-use crate::build_watch::Waiters;
+use crate::app::{prepare_database, App};
 use crate::settings::Settings;
-use crate::startup::{Application, MetricsServer};
 use crate::storage::{self, users};
+use clap::{Parser, Subcommand};
 
 #[derive(Parser)]
 #[command(
@@ -56,25 +52,11 @@ enum TokensCommand {
     Revoke { token_prefix: String },
 }
 
-async fn prepare(settings: &Settings) -> anyhow::Result<PgPool> {
-    storage::create_database_if_missing(settings).await?;
-    let pool = storage::pool(settings)?;
-    storage::migrate(&pool).await?;
-    let sealed = storage::versions::seal_clear_secrets(&pool, &settings.secrets).await?;
-    if sealed > 0 {
-        tracing::info!(
-            versions = sealed,
-            "sealed secret values stored in clear before"
-        );
-    }
-    Ok(pool)
-}
-
 pub async fn run(cli: Cli, settings: Settings) -> anyhow::Result<()> {
     let settings = Arc::new(settings);
     match cli.command {
         Command::Migrate => {
-            prepare(&settings).await?;
+            prepare_database(&settings).await?;
             tracing::info!(database = ?settings.database_url, "migrations applied");
         }
         Command::Serve => serve(settings, true).await?,
@@ -82,7 +64,7 @@ pub async fn run(cli: Cli, settings: Settings) -> anyhow::Result<()> {
         Command::Users {
             command: UsersCommand::Create { username },
         } => {
-            let pool = prepare(&settings).await?;
+            let pool = prepare_database(&settings).await?;
             let user = users::create_user(&pool, &username).await.map_err(|e| {
                 if storage::is_unique_violation(&e, "users_username_key") {
                     anyhow::anyhow!("user {username:?} already exists")
@@ -95,7 +77,7 @@ pub async fn run(cli: Cli, settings: Settings) -> anyhow::Result<()> {
         Command::Tokens {
             command: TokensCommand::Create { username },
         } => {
-            let pool = prepare(&settings).await?;
+            let pool = prepare_database(&settings).await?;
             let user = users::find_by_username(&pool, &username)
                 .await?
                 .ok_or_else(|| anyhow::anyhow!("no user {username:?}"))?;
@@ -104,7 +86,7 @@ pub async fn run(cli: Cli, settings: Settings) -> anyhow::Result<()> {
         Command::Tokens {
             command: TokensCommand::Revoke { token_prefix },
         } => {
-            let pool = prepare(&settings).await?;
+            let pool = prepare_database(&settings).await?;
             match users::revoke_token(&pool, &token_prefix).await? {
                 users::Revocation::Revoked => eprintln!("token revoked"),
                 users::Revocation::NoMatch => {
@@ -122,50 +104,26 @@ pub async fn run(cli: Cli, settings: Settings) -> anyhow::Result<()> {
 }
 
 async fn serve(settings: Arc<Settings>, with_api: bool) -> anyhow::Result<()> {
-    let pool = prepare(&settings).await?;
-    let events = BuildEvents::start(pool.clone());
-    let workers =
-        crate::worker::WorkerPool::start(pool.clone(), events.clone(), settings.worker.clone());
-    let app = if with_api {
-        let app = Application::build(settings.clone(), pool.clone(), events.clone())?;
-        tracing::info!(addr = %settings.bind_addr, workers = settings.worker.concurrency, "serving");
-        Some(app)
+    let listener = if with_api {
+        Some(std::net::TcpListener::bind(settings.bind_addr)?)
     } else {
-        tracing::info!(
-            workers = settings.worker.concurrency,
-            "running build slots only"
-        );
         None
     };
-    // Without the API, the metrics listener runs on its own.
-    let metrics = match app {
-        Some(_) => None,
-        None => {
-            let waiters = Waiters::new(pool.clone(), events.clone());
-            MetricsServer::start(&settings, pool.clone(), waiters)?
+    let app = App::build(settings.clone(), listener).await?;
+    match app.port() {
+        Some(_) => {
+            tracing::info!(addr = %settings.bind_addr, workers = settings.worker.concurrency, "serving")
         }
-    };
-    let handle = app
-        .as_ref()
-        .map(Application::handle)
-        .or_else(|| metrics.as_ref().map(MetricsServer::handle));
-    let server = async move {
-        match (app, metrics) {
-            (Some(app), _) => app.run_until_stopped().await,
-            (None, Some(metrics)) => metrics.run_until_stopped().await,
-            (None, None) => std::future::pending().await,
-        }
-    };
-    tokio::select! {
-        result = server => result?,
-        signal = shutdown_signal() => {
-            tracing::info!(signal, "shutting down: no new builds are claimed");
-            if let Some(handle) = handle {
-                handle.stop(true).await;
-            }
-        }
+        None => tracing::info!(
+            workers = settings.worker.concurrency,
+            "running build slots only"
+        ),
     }
-    workers.shutdown().await;
+    app.run_until(async {
+        let signal = shutdown_signal().await;
+        tracing::info!(signal, "shutting down: no new builds are claimed");
+    })
+    .await?;
     Ok(())
 }
 

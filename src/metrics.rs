@@ -7,8 +7,8 @@ use std::time::Duration;
 use metrics_exporter_prometheus::{Matcher, PrometheusBuilder, PrometheusHandle};
 use sqlx::PgPool;
 
-use crate::build_watch::Waiters;
 use crate::domain::BuildStatus;
+use crate::events::waiters::Waiters;
 
 static HANDLE: OnceLock<Option<PrometheusHandle>> = OnceLock::new();
 

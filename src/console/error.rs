@@ -5,7 +5,8 @@ use actix_web::http::{header, StatusCode};
 use actix_web::{HttpResponse, ResponseError};
 
 use super::{session, views};
-use crate::error::ApiError;
+use crate::http::error::ApiError;
+use crate::service::ServiceError;
 
 #[derive(Debug, thiserror::Error)]
 pub enum ConsoleError {
@@ -45,6 +46,12 @@ impl From<ApiError> for ConsoleError {
             ApiError::ServiceUnavailable(_) => ConsoleError::Unavailable(e),
             other => ConsoleError::Internal(other),
         }
+    }
+}
+
+impl From<ServiceError> for ConsoleError {
+    fn from(e: ServiceError) -> Self {
+        ApiError::from(e).into()
     }
 }
 

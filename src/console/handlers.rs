@@ -13,8 +13,9 @@ use super::session::{
 use super::views::{self, Chrome, Nav};
 use super::{html, redirect};
 use crate::domain::{is_id, new_id, BuildStatus, VersionNumber};
-use crate::routes::extract::Query;
-use crate::startup::AppState;
+use crate::http::extract::Query;
+use crate::service;
+use crate::state::AppState;
 use crate::storage::actors::{self, ActorRecord};
 use crate::storage::builds::{self, BuildFilter, BuildRequest, NewBuild};
 use crate::storage::console_sessions;
@@ -63,7 +64,7 @@ async fn find_actor(
     user: &User,
     actor: &str,
 ) -> Result<ActorRecord, ConsoleError> {
-    Ok(crate::routes::actors::load(state, user, actor).await?)
+    Ok(service::actors::load(&state.pool, user, actor).await?)
 }
 
 fn wants_json(req: &HttpRequest) -> bool {
@@ -300,19 +301,7 @@ pub async fn build_log(
     let build = builds::get_for_user(&state.pool, &id, &session.user.id)
         .await?
         .ok_or(ConsoleError::NotFound("Build"))?;
-    let mut text = String::new();
-    let mut after = 0;
-    loop {
-        let lines = logs::read_after(&state.pool, &build.id, after, LOG_PAGE).await?;
-        let Some(last) = lines.last() else { break };
-        after = last.id;
-        for line in &lines {
-            text.push_str(&crate::json::timestamp(&line.at));
-            text.push(' ');
-            text.push_str(&crate::routes::logs::strip_ansi(&line.line));
-            text.push('\n');
-        }
-    }
+    let text = service::logs::read_all(&state.pool, &build.id, false).await?;
     Ok(HttpResponse::Ok()
         .content_type("text/plain; charset=utf-8")
         .insert_header((header::CACHE_CONTROL, "no-store"))

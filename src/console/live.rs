@@ -22,12 +22,12 @@ use tokio::time::Instant;
 use super::error::ConsoleError;
 use super::session::Session;
 use super::views;
-use crate::build_events::{BuildEvent, Subscription};
-use crate::build_watch::StreamGuard;
+use crate::domain::timestamp::timestamp;
 use crate::domain::{is_id, BuildStatus};
-use crate::json::timestamp;
-use crate::routes::extract::Query;
-use crate::startup::AppState;
+use crate::events::waiters::StreamGuard;
+use crate::events::{BuildEvent, Subscription};
+use crate::http::extract::Query;
+use crate::state::AppState;
 use crate::storage::builds::{self, BuildRecord};
 use crate::storage::logs;
 
@@ -286,7 +286,7 @@ impl BuildFollower {
             self.after = last.id;
             let data: Vec<Value> = lines
                 .iter()
-                .map(|l| json!([timestamp(&l.at), crate::routes::logs::strip_ansi(&l.line)]))
+                .map(|l| json!([timestamp(&l.at), crate::service::logs::strip_ansi(&l.line)]))
                 .collect();
             return Ok(Some(event("log", Some(self.after), &Value::Array(data))));
         }

@@ -22,7 +22,7 @@ use hmac::{Hmac, Mac};
 use sha2::Sha256;
 
 use super::error::ConsoleError;
-use crate::startup::AppState;
+use crate::state::AppState;
 use crate::storage::console_sessions;
 use crate::storage::users::User;
 
@@ -174,7 +174,7 @@ fn state(req: &HttpRequest) -> Result<web::Data<AppState>, ConsoleError> {
     req.app_data::<web::Data<AppState>>()
         .cloned()
         .ok_or_else(|| {
-            ConsoleError::Internal(crate::error::ApiError::internal(anyhow::anyhow!(
+            ConsoleError::Internal(crate::http::error::ApiError::internal(anyhow::anyhow!(
                 "application state is missing"
             )))
         })

@@ -6,9 +6,9 @@ use serde_json::{json, Map, Value};
 
 use super::paths;
 use super::session::CSRF_FIELD;
+use crate::domain::timestamp::timestamp;
 use crate::domain::version_spec::VersionSpec;
 use crate::domain::BuildStatus;
-use crate::json::timestamp;
 use crate::storage::actors::{ActorListRow, ActorRecord, TagRow};
 use crate::storage::builds::{BuildRecord, BuildWithActor};
 use crate::storage::logs::LogLine;
@@ -432,7 +432,7 @@ fn log_line(line: &LogLine) -> Markup {
         div.line {
             span.ts { (timestamp(&line.at)) }
             " "
-            span.text { (crate::routes::logs::strip_ansi(&line.line)) }
+            span.text { (crate::service::logs::strip_ansi(&line.line)) }
         }
     }
 }

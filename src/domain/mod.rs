@@ -8,6 +8,7 @@ mod origin;
 pub mod redact;
 pub mod secret_box;
 pub mod signature;
+pub mod timestamp;
 mod version_number;
 pub mod version_spec;
 

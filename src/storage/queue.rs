@@ -333,3 +333,14 @@ pub async fn unfinished_among(pool: &PgPool, ids: &[String]) -> Result<Vec<Strin
         .fetch_all(pool)
         .await
 }
+
+/// Whether any build is READY, or RUNNING or ABORTING on `worker_id`.
+pub async fn ready_or_held(pool: &PgPool, worker_id: &str) -> Result<bool, sqlx::Error> {
+    sqlx::query_scalar(
+        "SELECT EXISTS (SELECT 1 FROM builds WHERE status = 'READY' \
+         OR (worker_id = $1 AND status IN ('RUNNING', 'ABORTING')))",
+    )
+    .bind(worker_id)
+    .fetch_one(pool)
+    .await
+}

@@ -12,7 +12,7 @@ use crate::domain::{new_id, new_token};
 pub struct User {
     pub id: String,
     pub username: String,
-    #[serde(with = "crate::json::ts")]
+    #[serde(with = "crate::domain::timestamp::ts")]
     pub created_at: DateTime<Utc>,
 }
 

@@ -60,7 +60,7 @@ impl Fence {
 /// Renews the leases of the builds this worker runs and passes on aborts and losses (also the
 /// fallback for notifications that never arrived). False when the database did not answer.
 pub(super) async fn check_held(worker: &Worker) -> bool {
-    let ids = worker.renewable_ids();
+    let ids = worker.running.renewable_ids();
     let sent = Instant::now();
     let renewal = queue::heartbeat(
         &worker.pool,
@@ -73,16 +73,12 @@ pub(super) async fn check_held(worker: &Worker) -> bool {
             for id in &ids {
                 match held.iter().find(|(held_id, _)| held_id == id) {
                     Some((_, status)) => {
-                        if let Ok(running) = worker.running.lock() {
-                            if let Some(h) = running.get(id) {
-                                h.fence.renewed_at(sent);
-                            }
-                        }
+                        worker.running.renewed(id, sent);
                         if *status == BuildStatus::Aborting {
-                            worker.request_stop(id, StopRequest::Abort);
+                            worker.running.request_stop(id, StopRequest::Abort);
                         }
                     }
-                    None => worker.request_stop(id, StopRequest::Lost),
+                    None => worker.running.request_stop(id, StopRequest::Lost),
                 }
             }
             true
@@ -132,7 +128,7 @@ pub(super) async fn leftovers_loop(worker: Arc<Worker>) {
     loop {
         tick.tick().await;
         sources::workdir::remove_leftovers(&worker.pool, &worker.settings.work_dir, || {
-            worker.running_ids()
+            worker.running.ids()
         })
         .await;
     }
@@ -146,21 +142,10 @@ pub(super) async fn fence_loop(worker: Arc<Worker>) {
     tick.set_missed_tick_behavior(tokio::time::MissedTickBehavior::Delay);
     loop {
         tick.tick().await;
-        let stale: Vec<String> = worker
-            .running
-            .lock()
-            .map(|m| {
-                m.iter()
-                    .filter(|(_, held)| {
-                        !held.fence.lost.load(Ordering::SeqCst) && held.fence.is_lost()
-                    })
-                    .map(|(id, _)| id.clone())
-                    .collect()
-            })
-            .unwrap_or_default();
+        let stale = worker.running.stale_ids();
         for build_id in stale {
             tracing::error!(%build_id, "the lease could not be renewed; stopping the build and writing nothing more for it");
-            worker.request_stop(&build_id, StopRequest::Lost);
+            worker.running.request_stop(&build_id, StopRequest::Lost);
         }
     }
 }

@@ -1,10 +1,10 @@
 use std::str::FromStr;
 use std::sync::Arc;
 
-use actor_builds::build_events::BuildEvents;
+use actor_builds::app::App;
+use actor_builds::events::BuildEvents;
 use actor_builds::settings::Settings;
-use actor_builds::startup::Application;
-use actor_builds::storage::{self, users};
+use actor_builds::storage::users;
 use actor_builds::worker::WorkerPool;
 
 pub use crate::chaos::ChaosProxy;
@@ -124,33 +124,25 @@ async fn spawn_with(
     })
     .expect("test settings");
     let settings = Arc::new(settings);
+    // The app is built and run exactly as `serve` builds and runs it.
+    let listener = std::net::TcpListener::bind("127.0.0.1:0").expect("bind");
+    let app = App::build_with(settings.clone(), Some(listener), executor)
+        .await
+        .expect("app");
+    let address = format!("http://127.0.0.1:{}", app.port().expect("HTTP listener"));
+    let metrics_address = format!(
+        "http://127.0.0.1:{}",
+        app.metrics_port().expect("metrics listener")
+    );
+    let events = app.events().clone();
+    let workers = (settings.worker.concurrency > 0).then(|| app.workers());
+    tokio::spawn(app.run_until(std::future::pending()));
     // The test's own pool always reaches the database directly.
     let pool = sqlx::postgres::PgPoolOptions::new()
         .max_connections(8)
         .connect(&url)
         .await
         .expect("pool");
-    storage::migrate(&pool).await.expect("migrations");
-    let app_pool = storage::pool(&settings).expect("pool");
-    let events = BuildEvents::start(app_pool.clone());
-    let workers = (settings.worker.concurrency > 0).then(|| match executor {
-        Some(executor) => WorkerPool::start_with(
-            app_pool.clone(),
-            events.clone(),
-            settings.worker.clone(),
-            executor,
-        ),
-        None => WorkerPool::start(app_pool.clone(), events.clone(), settings.worker.clone()),
-    });
-    let listener = std::net::TcpListener::bind("127.0.0.1:0").expect("bind");
-    let app = Application::with_listener(settings.clone(), app_pool, events.clone(), listener)
-        .expect("app");
-    let address = format!("http://127.0.0.1:{}", app.port());
-    let metrics_address = format!(
-        "http://127.0.0.1:{}",
-        app.metrics_port().expect("metrics listener")
-    );
-    tokio::spawn(app.run_until_stopped());
     let user = users::create_user(&pool, "jane").await.expect("user");
     let token = users::create_token(&pool, &user.id).await.expect("token");
     TestApp {

@@ -11,8 +11,8 @@ use actix_web::{web, FromRequest, HttpRequest};
 use futures_util::StreamExt;
 use serde::de::DeserializeOwned;
 
-use crate::error::ApiError;
-use crate::startup::AppState;
+use crate::http::error::ApiError;
+use crate::state::AppState;
 use crate::storage::users::{self, User};
 
 /// Largest accepted request body, before and after decompression.
@@ -179,8 +179,8 @@ pub struct Page {
 impl Page {
     pub const MAX_LIMIT: i64 = 1000;
 
-    pub fn answer<T>(&self, total: i64, items: Vec<T>) -> super::models::Page<T> {
-        super::models::Page {
+    pub fn answer<T>(&self, total: i64, items: Vec<T>) -> super::envelope::Page<T> {
+        super::envelope::Page {
             total,
             offset: self.offset,
             limit: self.limit,

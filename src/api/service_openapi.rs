@@ -11,7 +11,7 @@ use utoipa::openapi::{
 };
 use utoipa::{IntoResponses, Modify, OpenApi};
 
-use super::{actors, builds, key_value_stores, logs, openapi, users, versions};
+use super::{actor_openapi, actors, builds, key_value_stores, logs, users, versions};
 
 /// The error answers every operation may give, each an `ErrorBody`.
 pub struct ApiErrors;
@@ -60,7 +60,7 @@ impl Modify for BearerToken {
         versions::list, versions::create, versions::get, versions::update, versions::delete,
         builds::create, builds::list_for_actor, builds::get_default, builds::get_of_actor, builds::abort_of_actor,
         builds::list_for_user, builds::get, builds::delete, builds::abort,
-        logs::get, openapi::of_build, openapi::of_actor_build,
+        logs::get, actor_openapi::of_build, actor_openapi::of_actor_build,
         key_value_stores::get_or_create, key_value_stores::get, key_value_stores::put_record,
         key_value_stores::get_record, key_value_stores::delete_record,
     ),
@@ -126,5 +126,5 @@ pub fn document() -> OpenApiDocument {
 
 /// `GET /openapi.json`
 pub async fn get() -> HttpResponse {
-    super::respond::raw_json(&document())
+    crate::http::respond::raw_json(&document())
 }

@@ -1,24 +1,20 @@
-//! HTTP routes: handlers parse the request, call storage, and answer.
+//! The `/v2` face (and `/health`, `/ready`, `/openapi.json`): the route table; handlers parse
+//! the request, call the service or storage, and answer.
 
-pub mod actors;
-mod api_doc;
+mod actor_openapi;
+mod actors;
 mod builds;
-pub mod extract;
 mod key_value_stores;
-pub mod logs;
+mod logs;
 pub mod models;
-mod openapi;
-pub mod respond;
 pub(crate) mod service;
-mod telemetry;
+mod service_openapi;
 mod users;
 mod versions;
 
 use actix_web::{web, HttpResponse};
 
-use crate::error::ApiError;
-
-pub use telemetry::RequestSpan;
+use crate::http::error::ApiError;
 
 /// A resource whose unknown methods answer 405 `method-not-allowed`.
 fn resource(path: &str) -> actix_web::Resource {
@@ -55,15 +51,16 @@ fn actor_routes(cfg: &mut web::ServiceConfig) {
         )
         .service(resource("/{actorId}/builds/default").get(builds::get_default))
         .service(resource("/{actorId}/builds/{buildId}").get(builds::get_of_actor))
-        .service(resource("/{actorId}/builds/{buildId}/openapi.json").get(openapi::of_actor_build))
+        .service(
+            resource("/{actorId}/builds/{buildId}/openapi.json").get(actor_openapi::of_actor_build),
+        )
         .service(resource("/{actorId}/builds/{buildId}/abort").post(builds::abort_of_actor));
 }
 
 pub fn configure(cfg: &mut web::ServiceConfig) {
-    cfg.service(web::scope("/console").configure(crate::console::configure));
     cfg.service(resource("/health").get(service::health))
         .service(resource("/ready").get(service::ready))
-        .service(resource("/openapi.json").get(api_doc::get))
+        .service(resource("/openapi.json").get(service_openapi::get))
         .service(resource("/v2/users/me").get(users::me))
         .service(web::scope("/v2/actors").configure(actor_routes))
         .service(web::scope("/v2/acts").configure(actor_routes))
@@ -75,7 +72,7 @@ pub fn configure(cfg: &mut web::ServiceConfig) {
         )
         .service(resource("/v2/actor-builds/{buildId}/abort").post(builds::abort))
         .service(resource("/v2/actor-builds/{buildId}/log").get(logs::get))
-        .service(resource("/v2/actor-builds/{buildId}/openapi.json").get(openapi::of_build))
+        .service(resource("/v2/actor-builds/{buildId}/openapi.json").get(actor_openapi::of_build))
         .service(resource("/v2/logs/{buildId}").get(logs::get))
         .service(resource("/v2/key-value-stores").post(key_value_stores::get_or_create))
         .service(resource("/v2/key-value-stores/{storeId}").get(key_value_stores::get))

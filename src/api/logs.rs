@@ -1,7 +1,6 @@
 //! Build logs: plain text, each line prefixed by its ISO timestamp; optionally streamed until
 //! the build ends, woken by the build events rather than by polling.
 
-use std::borrow::Cow;
 use std::time::Duration;
 
 use actix_web::http::header;
@@ -9,20 +8,19 @@ use actix_web::web::Bytes;
 use actix_web::{web, HttpRequest, HttpResponse};
 use sqlx::PgPool;
 
-use super::api_doc::ApiErrors;
-use super::extract::{Caller, Query};
 #[allow(unused_imports)] // Named only in the OpenAPI attributes.
 use super::models::*;
-use crate::build_events::Subscription;
-use crate::build_watch::StreamGuard;
-use crate::error::ApiError;
-use crate::json::timestamp;
-use crate::startup::AppState;
+use super::service_openapi::ApiErrors;
+use crate::events::waiters::StreamGuard;
+use crate::events::Subscription;
+use crate::http::error::ApiError;
+use crate::http::extract::{Caller, Query};
+use crate::service;
+use crate::state::AppState;
 use crate::storage::builds;
-use crate::storage::logs::{self, LogLine};
+use crate::storage::logs;
 
 const TEXT: &str = "text/plain; charset=utf-8";
-const PAGE: i64 = 1000;
 
 /// `GET /v2/actor-builds/{buildId}/log` and `GET /v2/logs/{buildId}`
 #[utoipa::path(
@@ -65,14 +63,7 @@ pub async fn get(
         ));
     }
     if !stream {
-        let mut text = String::new();
-        let mut after = 0;
-        loop {
-            let lines = logs::read_after(&state.pool, &build.id, after, PAGE).await?;
-            let Some(last) = lines.last() else { break };
-            after = last.id;
-            render(&lines, raw, &mut text);
-        }
+        let text = service::logs::read_all(&state.pool, &build.id, raw).await?;
         return Ok(response.body(text));
     }
     let follower = LogFollower {
@@ -107,14 +98,17 @@ impl LogFollower {
     /// The next lines; `None` once the build is terminal and every line was sent.
     async fn next_chunk(&mut self) -> Option<Result<Bytes, ApiError>> {
         loop {
-            let lines = match logs::read_after(&self.pool, &self.build_id, self.after, PAGE).await {
-                Ok(lines) => lines,
-                Err(e) => return Some(Err(e.into())),
-            };
+            let lines =
+                match logs::read_after(&self.pool, &self.build_id, self.after, service::logs::PAGE)
+                    .await
+                {
+                    Ok(lines) => lines,
+                    Err(e) => return Some(Err(e.into())),
+                };
             if let Some(last) = lines.last() {
                 self.after = last.id;
                 let mut text = String::new();
-                render(&lines, self.raw, &mut text);
+                service::logs::render(&lines, self.raw, &mut text);
                 return Some(Ok(Bytes::from(text)));
             }
             if self.ended {
@@ -143,71 +137,5 @@ impl LogFollower {
                 Ok(None) | Err(_) => return,
             }
         }
-    }
-}
-
-fn render(lines: &[LogLine], raw: bool, out: &mut String) {
-    for line in lines {
-        out.push_str(&timestamp(&line.at));
-        out.push(' ');
-        let text = if raw {
-            Cow::Borrowed(line.line.as_str())
-        } else {
-            strip_ansi(&line.line)
-        };
-        out.push_str(&text);
-        out.push('\n');
-    }
-}
-
-/// The text without ANSI escape sequences (colours, cursor moves, titles).
-pub fn strip_ansi(text: &str) -> Cow<'_, str> {
-    if !text.contains('\u{1b}') {
-        return Cow::Borrowed(text);
-    }
-    let mut out = String::with_capacity(text.len());
-    let mut chars = text.chars().peekable();
-    while let Some(c) = chars.next() {
-        if c != '\u{1b}' {
-            out.push(c);
-            continue;
-        }
-        match chars.next() {
-            // CSI: parameters and intermediates, then one final byte in @..~
-            Some('[') => {
-                for c in chars.by_ref() {
-                    if ('@'..='~').contains(&c) {
-                        break;
-                    }
-                }
-            }
-            // OSC: up to BEL or ESC \
-            Some(']') => {
-                while let Some(c) = chars.next() {
-                    if c == '\u{7}' {
-                        break;
-                    }
-                    if c == '\u{1b}' && chars.peek() == Some(&'\\') {
-                        chars.next();
-                        break;
-                    }
-                }
-            }
-            // Two-character sequences (ESC c, ESC 7, ...)
-            _ => {}
-        }
-    }
-    Cow::Owned(out)
-}
-
-#[cfg(test)]
-mod tests {
-    use super::strip_ansi;
-
-    #[test]
-    fn strips_colours_and_titles() {
-        assert_eq!(strip_ansi("\u{1b}[1;32mgreen\u{1b}[0m text"), "green text");
-        assert_eq!(strip_ansi("\u{1b}]0;title\u{7}after"), "after");
-        assert_eq!(strip_ansi("plain"), "plain");
     }
 }

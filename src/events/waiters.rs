@@ -14,7 +14,7 @@ use sqlx::PgPool;
 use tokio::sync::watch;
 use tokio::time::Instant;
 
-use crate::build_events::{BuildEvent, BuildEvents, Subscription};
+use crate::events::{BuildEvent, BuildEvents, Subscription};
 use crate::storage::builds::{self, BuildRecord};
 
 /// The latest reading of a build: `None` until the first read, `Some(None)` once it is gone.

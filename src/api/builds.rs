@@ -1,20 +1,18 @@
-use std::time::Duration;
-
 use actix_web::http::header;
 use actix_web::{web, HttpRequest, HttpResponse};
 
-use super::actors::load;
-use super::api_doc::ApiErrors;
-use super::extract::{Caller, MaybeCaller, Query};
 #[allow(unused_imports)] // Named only in the OpenAPI attributes.
 use super::models::*;
 use super::models::{Build, BuildShort};
-use super::respond;
+use super::service_openapi::ApiErrors;
 use crate::domain::version_spec::check_tag;
 use crate::domain::{Origin, VersionNumber};
-use crate::error::ApiError;
-use crate::startup::AppState;
-use crate::storage::actors::ActorRecord;
+use crate::http::error::ApiError;
+use crate::http::extract::{Caller, MaybeCaller, Query};
+use crate::http::respond;
+use crate::service::actors::load;
+use crate::service::builds::{default_of, wait_for_finish};
+use crate::state::AppState;
 use crate::storage::builds::{self, BuildRecord, BuildRequest, BuildScope, Deletion, NewBuild};
 use crate::storage::versions;
 
@@ -63,7 +61,7 @@ pub async fn create(
     }
     let wait = query.wait_for_finish()?;
 
-    let actor = load(&state, &user, &path).await?;
+    let actor = load(&state.pool, &user, &path).await?;
     let version = versions::get(
         &state.pool,
         &state.settings.secrets,
@@ -83,32 +81,11 @@ pub async fn create(
     };
     let new = NewBuild::of_version(&actor.id, &user.id, &version, request);
     let build = builds::create(&state.pool, new).await?;
-    let build = wait_for_finish(&state, build, Some(&user.id), wait).await?;
+    let build = wait_for_finish(&state.waiters, build, wait).await?;
     Ok(respond::created(
         &format!("/v2/actor-builds/{}", build.id),
         Build::new(&build, true),
     ))
-}
-
-/// Holds the request until the build is terminal or `wait` is up, then answers the build as it
-/// is. Every waiter of a build shares one reading of it (see `build_watch`); a waiter whose
-/// client hung up is dropped with its connection. `build` was read for `_user_id` (when
-/// given); the shared re-reads go by id, since a build never changes owner.
-pub async fn wait_for_finish(
-    state: &AppState,
-    build: BuildRecord,
-    _user_id: Option<&str>,
-    wait: Duration,
-) -> Result<BuildRecord, ApiError> {
-    if wait.is_zero() || build.status.is_terminal() {
-        return Ok(build);
-    }
-    let deadline = tokio::time::Instant::now() + wait;
-    state
-        .waiters
-        .wait(build, deadline)
-        .await
-        .ok_or(ApiError::NotFound("Build"))
 }
 
 /// `GET /v2/actor-builds/{buildId}`; readable without a token (usage in USD is then hidden).
@@ -139,7 +116,7 @@ pub async fn get(
         None => builds::get(&state.pool, &path).await?,
     }
     .ok_or(ApiError::NotFound("Build"))?;
-    let build = wait_for_finish(&state, build, user_id, wait).await?;
+    let build = wait_for_finish(&state.waiters, build, wait).await?;
     Ok(respond::ok(Build::new(&build, user.is_some())))
 }
 
@@ -150,7 +127,7 @@ async fn load_of_actor(
     actor_id: &str,
     build_id: &str,
 ) -> Result<BuildRecord, ApiError> {
-    let actor = load(state, user, actor_id).await?;
+    let actor = load(&state.pool, user, actor_id).await?;
     builds::get_for_user(&state.pool, build_id, &user.id)
         .await?
         .filter(|b| b.act_id == actor.id)
@@ -182,23 +159,8 @@ pub async fn get_of_actor(
     let wait = Query::parse(&req)?.wait_for_finish()?;
     let (actor_id, build_id) = path.into_inner();
     let build = load_of_actor(&state, &user, &actor_id, &build_id).await?;
-    let build = wait_for_finish(&state, build, Some(&user.id), wait).await?;
+    let build = wait_for_finish(&state.waiters, build, wait).await?;
     Ok(respond::ok(Build::new(&build, true)))
-}
-
-/// The build that the Actor's `defaultRunOptions.build` names: a tag (default `latest`) or a
-/// build number.
-pub async fn default_of(
-    state: &AppState,
-    actor: &ActorRecord,
-) -> Result<Option<BuildRecord>, ApiError> {
-    let reference = actor
-        .default_run_options
-        .0
-        .get("build")
-        .and_then(|b| b.as_str())
-        .unwrap_or("latest");
-    Ok(builds::find_by_tag_or_number(&state.pool, &actor.id, reference).await?)
 }
 
 /// `GET /v2/actors/{actorId}/builds/default`
@@ -223,11 +185,11 @@ pub async fn get_default(
     req: HttpRequest,
 ) -> Result<HttpResponse, ApiError> {
     let wait = Query::parse(&req)?.wait_for_finish()?;
-    let actor = load(&state, &user, &path).await?;
-    let build = default_of(&state, &actor)
+    let actor = load(&state.pool, &user, &path).await?;
+    let build = default_of(&state.pool, &actor)
         .await?
         .ok_or(ApiError::NotFound("Default build"))?;
-    let build = wait_for_finish(&state, build, Some(&user.id), wait).await?;
+    let build = wait_for_finish(&state.waiters, build, wait).await?;
     Ok(respond::ok(Build::new(&build, true)))
 }
 
@@ -278,7 +240,7 @@ pub async fn list_for_actor(
     path: web::Path<String>,
     req: HttpRequest,
 ) -> Result<HttpResponse, ApiError> {
-    let actor = load(&state, &user, &path).await?;
+    let actor = load(&state.pool, &user, &path).await?;
     list(&state, BuildScope::Actor(&actor.id), &req).await
 }
 

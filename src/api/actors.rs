@@ -4,20 +4,20 @@ use actix_web::{web, HttpRequest, HttpResponse};
 use serde::{Deserialize, Deserializer};
 use serde_json::{Map, Value};
 
-use super::api_doc::ApiErrors;
-use super::extract::{Caller, JsonBody, Query};
 #[allow(unused_imports)] // Named only in the OpenAPI attributes.
 use super::models::*;
 use super::models::{Actor, ActorShort, ActorStats, TaggedBuild, Version};
-use super::respond;
+use super::service_openapi::ApiErrors;
 use super::versions::version_taken;
+use crate::domain::timestamp::timestamp;
 use crate::domain::version_spec::{check_tag, VersionInput, VersionSpec};
-use crate::domain::{new_id, ActorName, ActorRef};
-use crate::error::ApiError;
-use crate::json::timestamp;
-use crate::startup::AppState;
+use crate::domain::{new_id, ActorName};
+use crate::http::error::ApiError;
+use crate::http::extract::{Caller, JsonBody, Query};
+use crate::http::respond;
+use crate::service::actors::load;
+use crate::state::AppState;
 use crate::storage::actors::{self, ActorFields, ActorRecord};
-use crate::storage::users::User;
 use crate::storage::{is_unique_violation, versions};
 
 #[derive(Deserialize, utoipa::ToSchema)]
@@ -117,14 +117,6 @@ fn name_taken(name: &str) -> impl FnOnce(sqlx::Error) -> ApiError + '_ {
     }
 }
 
-/// The caller's Actor named by the path, or 404.
-pub async fn load(state: &AppState, user: &User, actor_id: &str) -> Result<ActorRecord, ApiError> {
-    let actor_ref = ActorRef::parse(actor_id).ok_or(ApiError::NotFound("Actor"))?;
-    actors::find(&state.pool, &user.id, &user.username, &actor_ref)
-        .await?
-        .ok_or(ApiError::NotFound("Actor"))
-}
-
 /// The API's Actor object.
 async fn view(state: &AppState, actor: &ActorRecord) -> Result<Actor, ApiError> {
     let (versions, tags, total_builds) = tokio::try_join!(
@@ -204,7 +196,7 @@ pub async fn create(
             .map_err(version_taken(spec))?;
     }
     tx.commit().await?;
-    let actor = load(&state, &user, &id).await?;
+    let actor = load(&state.pool, &user, &id).await?;
     Ok(respond::created(
         &format!("/v2/actors/{id}"),
         view(&state, &actor).await?,
@@ -273,7 +265,7 @@ pub async fn get(
     Caller(user): Caller,
     path: web::Path<String>,
 ) -> Result<HttpResponse, ApiError> {
-    let actor = load(&state, &user, &path).await?;
+    let actor = load(&state.pool, &user, &path).await?;
     Ok(respond::ok(view(&state, &actor).await?))
 }
 
@@ -298,7 +290,7 @@ pub async fn update(
     path: web::Path<String>,
     JsonBody(input): JsonBody<ActorInput>,
 ) -> Result<HttpResponse, ApiError> {
-    let actor = load(&state, &user, &path).await?;
+    let actor = load(&state.pool, &user, &path).await?;
     let fields = input.fields()?;
     let mut tx = state.pool.begin().await?;
     actors::update(&mut *tx, &actor.id, &fields)
@@ -334,7 +326,7 @@ pub async fn update(
         }
     }
     tx.commit().await?;
-    let actor = load(&state, &user, &actor.id).await?;
+    let actor = load(&state.pool, &user, &actor.id).await?;
     Ok(respond::ok(view(&state, &actor).await?))
 }
 
@@ -357,7 +349,7 @@ pub async fn delete(
     Caller(user): Caller,
     path: web::Path<String>,
 ) -> Result<HttpResponse, ApiError> {
-    let actor = load(&state, &user, &path).await?;
+    let actor = load(&state.pool, &user, &path).await?;
     actors::delete(&state.pool, &actor.id).await?;
     Ok(respond::no_content())
 }

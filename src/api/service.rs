@@ -4,7 +4,7 @@ use std::time::Duration;
 
 use actix_web::{web, HttpResponse};
 
-use crate::startup::{AppState, MetricsState};
+use crate::state::{AppState, MetricsState};
 
 pub async fn health() -> HttpResponse {
     HttpResponse::Ok()

@@ -1,12 +1,12 @@
 use actix_web::HttpResponse;
 
-use super::api_doc::ApiErrors;
-use super::extract::Caller;
 use super::models::UserInfo;
 #[allow(unused_imports)] // Named only in the OpenAPI attributes.
 use super::models::*;
-use super::respond;
-use crate::error::ApiError;
+use super::service_openapi::ApiErrors;
+use crate::http::error::ApiError;
+use crate::http::extract::Caller;
+use crate::http::respond;
 
 /// `GET /v2/users/me`
 #[utoipa::path(

@@ -3,6 +3,8 @@
 use actix_web::http::StatusCode;
 use actix_web::{HttpResponse, ResponseError};
 
+use crate::service::ServiceError;
+
 #[derive(Debug, thiserror::Error)]
 pub enum ApiError {
     #[error("Authentication token was not provided")]
@@ -82,6 +84,15 @@ impl From<sqlx::Error> for ApiError {
     }
 }
 
+impl From<ServiceError> for ApiError {
+    fn from(e: ServiceError) -> Self {
+        match e {
+            ServiceError::NotFound(what) => ApiError::NotFound(what),
+            ServiceError::Database(e) => e.into(),
+        }
+    }
+}
+
 impl ResponseError for ApiError {
     fn status_code(&self) -> StatusCode {
         match self {
@@ -110,12 +121,12 @@ impl ResponseError for ApiError {
             }
             _ => {}
         }
-        let body = crate::routes::models::ErrorBody {
-            error: crate::routes::models::ErrorDetail {
+        let body = crate::http::envelope::ErrorBody {
+            error: crate::http::envelope::ErrorDetail {
                 kind: self.error_type().to_owned(),
                 message: self.to_string(),
             },
         };
-        crate::routes::respond::json(self.status_code(), &body)
+        crate::http::respond::json(self.status_code(), &body)
     }
 }

@@ -1,4 +1,4 @@
-//! JSON conventions shared by every response: timestamps in ISO-8601 UTC with milliseconds and `Z`.
+//! The timestamps of every response and log line: in ISO-8601 UTC with milliseconds and `Z`.
 
 use chrono::{DateTime, SecondsFormat, Utc};
 use serde::Serializer;
@@ -12,17 +12,6 @@ pub mod ts {
 
     pub fn serialize<S: Serializer>(t: &DateTime<Utc>, s: S) -> Result<S::Ok, S::Error> {
         s.serialize_str(&timestamp(t))
-    }
-}
-
-pub mod ts_opt {
-    use super::*;
-
-    pub fn serialize<S: Serializer>(t: &Option<DateTime<Utc>>, s: S) -> Result<S::Ok, S::Error> {
-        match t {
-            Some(t) => s.serialize_str(&timestamp(t)),
-            None => s.serialize_none(),
-        }
     }
 }
 

@@ -5,43 +5,14 @@ use serde::Serialize;
 use serde_json::{Map, Value};
 use utoipa::ToSchema;
 
+use crate::domain::timestamp::timestamp;
 use crate::domain::version_spec::{EnvVar, SourceFile, VersionSpec};
 use crate::domain::BuildStatus;
-use crate::json::timestamp;
 use crate::storage::actors::ActorRecord;
 use crate::storage::builds::BuildRecord;
 use crate::storage::users::User;
 
-/// The success envelope: `{"data": ...}`.
-#[derive(Serialize, ToSchema)]
-pub struct Data<T> {
-    pub data: T,
-}
-
-/// The error envelope: `{"error": {"type", "message"}}`.
-#[derive(Serialize, ToSchema)]
-pub struct ErrorBody {
-    pub error: ErrorDetail,
-}
-
-#[derive(Serialize, ToSchema)]
-pub struct ErrorDetail {
-    /// Kebab-case kind of error, such as `record-not-found`.
-    #[serde(rename = "type")]
-    pub kind: String,
-    pub message: String,
-}
-
-/// An offset-paginated list.
-#[derive(Serialize, ToSchema)]
-pub struct Page<T> {
-    pub total: i64,
-    pub offset: i64,
-    pub limit: i64,
-    pub count: usize,
-    pub desc: bool,
-    pub items: Vec<T>,
-}
+pub use crate::http::envelope::{Data, ErrorBody, ErrorDetail, Page};
 
 #[derive(Serialize, ToSchema)]
 #[serde(rename_all = "camelCase")]

@@ -1,15 +1,15 @@
 use actix_web::{web, HttpResponse};
 
-use super::actors::load;
-use super::api_doc::ApiErrors;
-use super::extract::{Caller, JsonBody};
 #[allow(unused_imports)] // Named only in the OpenAPI attributes.
 use super::models::*;
 use super::models::{Version, VersionList};
-use super::respond;
+use super::service_openapi::ApiErrors;
 use crate::domain::version_spec::{VersionInput, VersionSpec};
-use crate::error::ApiError;
-use crate::startup::AppState;
+use crate::http::error::ApiError;
+use crate::http::extract::{Caller, JsonBody};
+use crate::http::respond;
+use crate::service::actors::load;
+use crate::state::AppState;
 use crate::storage::{actors, is_unique_violation, versions};
 
 /// Maps a clash of version numbers to `version-already-exists`.
@@ -42,7 +42,7 @@ pub async fn list(
     Caller(user): Caller,
     path: web::Path<String>,
 ) -> Result<HttpResponse, ApiError> {
-    let actor = load(&state, &user, &path).await?;
+    let actor = load(&state.pool, &user, &path).await?;
     let items: Vec<Version> = versions::list(&state.pool, &state.settings.secrets, &actor.id)
         .await?
         .iter()
@@ -75,7 +75,7 @@ pub async fn create(
     path: web::Path<String>,
     JsonBody(input): JsonBody<VersionInput>,
 ) -> Result<HttpResponse, ApiError> {
-    let actor = load(&state, &user, &path).await?;
+    let actor = load(&state.pool, &user, &path).await?;
     let spec = VersionSpec::build(input, None).map_err(ApiError::InvalidInput)?;
     let mut tx = state.pool.begin().await?;
     versions::insert(&mut *tx, &state.settings.secrets, &actor.id, &spec)
@@ -108,7 +108,7 @@ pub async fn get(
     path: web::Path<(String, String)>,
 ) -> Result<HttpResponse, ApiError> {
     let (actor_id, number) = path.into_inner();
-    let actor = load(&state, &user, &actor_id).await?;
+    let actor = load(&state.pool, &user, &actor_id).await?;
     let spec = versions::get(&state.pool, &state.settings.secrets, &actor.id, &number)
         .await?
         .ok_or(ApiError::NotFound("Actor version"))?;
@@ -138,7 +138,7 @@ pub async fn update(
     JsonBody(input): JsonBody<VersionInput>,
 ) -> Result<HttpResponse, ApiError> {
     let (actor_id, number) = path.into_inner();
-    let actor = load(&state, &user, &actor_id).await?;
+    let actor = load(&state.pool, &user, &actor_id).await?;
     let mut tx = state.pool.begin().await?;
     let existing = versions::get(&mut *tx, &state.settings.secrets, &actor.id, &number)
         .await?
@@ -173,7 +173,7 @@ pub async fn delete(
     path: web::Path<(String, String)>,
 ) -> Result<HttpResponse, ApiError> {
     let (actor_id, number) = path.into_inner();
-    let actor = load(&state, &user, &actor_id).await?;
+    let actor = load(&state.pool, &user, &actor_id).await?;
     if !versions::delete(&state.pool, &actor.id, &number).await? {
         return Err(ApiError::NotFound("Actor version"));
     }

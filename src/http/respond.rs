@@ -4,7 +4,7 @@ use actix_web::http::StatusCode;
 use actix_web::HttpResponse;
 use serde::Serialize;
 
-use super::models::Data;
+use super::envelope::Data;
 
 pub const JSON: &str = "application/json; charset=utf-8";
 

@@ -3,13 +3,13 @@
 use actix_web::{web, HttpRequest, HttpResponse};
 use serde_json::{json, Value};
 
-use super::api_doc::ApiErrors;
-use super::extract::MaybeCaller;
 #[allow(unused_imports)] // Named only in the OpenAPI attributes.
 use super::models::*;
+use super::service_openapi::ApiErrors;
 use crate::domain::ActorRef;
-use crate::error::ApiError;
-use crate::startup::AppState;
+use crate::http::error::ApiError;
+use crate::http::extract::MaybeCaller;
+use crate::state::AppState;
 use crate::storage::actors::{self, ActorRecord};
 use crate::storage::builds::{self, BuildRecord};
 use crate::storage::users::User;
@@ -72,7 +72,7 @@ pub async fn of_actor_build(
         .await?
         .ok_or(ApiError::NotFound("Actor"))?;
     let build = if build_id == "default" {
-        super::builds::default_of(&state, &actor).await?
+        crate::service::builds::default_of(&state.pool, &actor).await?
     } else {
         builds::get(&state.pool, &build_id)
             .await?
@@ -105,7 +105,7 @@ fn answer(req: &HttpRequest, actor: &ActorRecord, build: &BuildRecord) -> HttpRe
     let connection = req.connection_info();
     let server = format!("{}://{}/v2", connection.scheme(), connection.host());
     HttpResponse::Ok()
-        .content_type(super::respond::JSON)
+        .content_type(crate::http::respond::JSON)
         .body(document(&server, actor, build).to_string())
 }
 

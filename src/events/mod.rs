@@ -12,6 +12,8 @@ use tokio::sync::broadcast;
 
 use crate::domain::BuildStatus;
 
+pub mod waiters;
+
 pub const CHANNEL: &str = "build_status";
 
 #[derive(Debug, Clone)]

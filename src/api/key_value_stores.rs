@@ -5,16 +5,16 @@
 use actix_web::http::header::{self, HeaderValue};
 use actix_web::{web, HttpRequest, HttpResponse};
 
-use super::api_doc::ApiErrors;
-use super::extract::{Caller, MaybeCaller, Query, RawBody};
 #[allow(unused_imports)] // Named only in the OpenAPI attributes.
 use super::models::*;
 use super::models::{KeyValueStore, RecordBytes};
-use super::respond;
+use super::service_openapi::ApiErrors;
 use crate::domain::signature;
 use crate::domain::ActorRef;
-use crate::error::ApiError;
-use crate::startup::AppState;
+use crate::http::error::ApiError;
+use crate::http::extract::{Caller, MaybeCaller, Query, RawBody};
+use crate::http::respond;
+use crate::state::AppState;
 use crate::storage::key_value_stores::{self as stores, StoreRecord};
 use crate::storage::users::User;
 

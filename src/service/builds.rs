@@ -1,0 +1,44 @@
+//! Builds as both faces see them: the one an Actor's settings name, and waiting for one to end.
+
+use std::time::Duration;
+
+use sqlx::PgPool;
+
+use super::ServiceError;
+use crate::events::waiters::Waiters;
+use crate::storage::actors::ActorRecord;
+use crate::storage::builds::{self, BuildRecord};
+
+/// The build that the Actor's `defaultRunOptions.build` names: a tag (default `latest`) or a
+/// build number.
+pub async fn default_of(
+    pool: &PgPool,
+    actor: &ActorRecord,
+) -> Result<Option<BuildRecord>, ServiceError> {
+    let reference = actor
+        .default_run_options
+        .0
+        .get("build")
+        .and_then(|b| b.as_str())
+        .unwrap_or("latest");
+    Ok(builds::find_by_tag_or_number(pool, &actor.id, reference).await?)
+}
+
+/// Holds the caller until the build is terminal or `wait` is up, then gives the build as it
+/// is. Every waiter of a build shares one reading of it (see `events::waiters`); a waiter whose
+/// client hung up is dropped with its connection. The shared re-reads go by id, since a build
+/// never changes owner.
+pub async fn wait_for_finish(
+    waiters: &Waiters,
+    build: BuildRecord,
+    wait: Duration,
+) -> Result<BuildRecord, ServiceError> {
+    if wait.is_zero() || build.status.is_terminal() {
+        return Ok(build);
+    }
+    let deadline = tokio::time::Instant::now() + wait;
+    waiters
+        .wait(build, deadline)
+        .await
+        .ok_or(ServiceError::NotFound("Build"))
+}
