@@ -319,12 +319,10 @@ impl LocalProcess {
         if self.members.is_some() || self.exit.is_some() {
             return;
         }
-        let own = scan::pid_namespace(std::process::id() as i32, "pid");
-        if let Some(ns) = scan::pid_namespace(self.pgid.as_raw(), "pid_for_children") {
-            if own.as_ref() != Some(&ns) {
-                self.members = Some(Members::Namespace(ns));
-            }
-        }
+        let Some(own) = scan::pid_namespace(std::process::id() as i32, "pid") else {
+            return;
+        };
+        self.members = scan::child_namespace(self.pgid.as_raw(), &own);
     }
 
     /// Signals the leading group and every process found to be the build's.

@@ -1,7 +1,10 @@
 //! Finding a build's processes in the host's /proc: by PID namespace, by process group, or by
 //! the marker variable in their environment.
 
+use std::fs::File;
+use std::os::unix::fs::MetadataExt;
 use std::path::Path;
+use std::sync::Arc;
 
 use nix::sys::signal::{kill, Signal};
 use nix::unistd::Pid;
@@ -9,8 +12,10 @@ use nix::unistd::Pid;
 /// Which processes belong to a build.
 #[derive(Debug, Clone)]
 pub(super) enum Members {
-    /// Every process of this PID namespace (`pid:[inode]` as /proc/PID/ns/pid reads).
-    Namespace(String),
+    /// Every process of this PID namespace (`pid:[inode]` as /proc/PID/ns/pid reads). The
+    /// open namespace file keeps the namespace, and so its inode number, from being freed and
+    /// given to another build's namespace while this build's processes are still looked for.
+    Namespace { id: String, _held: Arc<File> },
     /// Every process of this process group, and every process whose environment holds this
     /// `NAME=value` marker (setsid, setpgrp and double forks keep their environment).
     Marked { pgid: i32, marker: String },
@@ -43,6 +48,16 @@ pub(super) fn pid_namespace(pid: i32, link: &str) -> Option<String> {
     std::fs::read_link(format!("/proc/{pid}/ns/{link}"))
         .ok()
         .map(|p| p.to_string_lossy().into_owned())
+}
+
+/// The PID namespace a process's children are born in, held open, unless it is `own`'s.
+pub(super) fn child_namespace(pid: i32, own: &str) -> Option<Members> {
+    let file = File::open(format!("/proc/{pid}/ns/pid_for_children")).ok()?;
+    let id = format!("pid:[{}]", file.metadata().ok()?.ino());
+    (id != own).then(|| Members::Namespace {
+        id,
+        _held: Arc::new(file),
+    })
 }
 
 fn environ_holds(pid: i32, marker: &str) -> bool {
@@ -87,7 +102,9 @@ fn live_members_with_group(members: &Members) -> Vec<(i32, i32)> {
             let (state, pgrp) = proc_stat(Path::new(&format!("/proc/{pid}/stat")))?;
             let member = state != 'Z'
                 && match members {
-                    Members::Namespace(ns) => pid_namespace(pid, "pid").as_deref() == Some(ns),
+                    Members::Namespace { id, .. } => {
+                        pid_namespace(pid, "pid").as_deref() == Some(id)
+                    }
                     Members::Marked { pgid, marker } => pgrp == *pgid || environ_holds(pid, marker),
                 };
             member.then_some((pid, pgrp))
