@@ -56,7 +56,6 @@ pub struct Settings {
     pub database_acquire_timeout: Duration,
     pub log_format: LogFormat,
     pub worker: WorkerSettings,
-    pub compute_unit_price_usd: f64,
     /// Requests per second per token; `None` when rate limiting is off.
     pub rate_limit_per_second: Option<f64>,
     /// Seals secret values at rest (`SECRETS_KEY`, or the key file `SECRETS_KEY_FILE`).
@@ -184,7 +183,6 @@ impl Settings {
                 read.parse("DATABASE_ACQUIRE_TIMEOUT_MS", 2000)?,
             ),
             log_format,
-            compute_unit_price_usd,
             worker: WorkerSettings {
                 concurrency: read.parse("WORKER_CONCURRENCY", 2)?,
                 poll_interval: Duration::from_millis(read.parse("POLL_INTERVAL_MS", 1000)?.max(1)),

@@ -12,7 +12,7 @@ use sqlx::PgPool;
 use super::models::*;
 use super::service_openapi::ApiErrors;
 use crate::events::waiters::StreamGuard;
-use crate::events::Subscription;
+use crate::events::{News, Watch};
 use crate::http::error::ApiError;
 use crate::http::extract::{Caller, Query};
 use crate::service;
@@ -21,6 +21,8 @@ use crate::storage::builds;
 use crate::storage::logs;
 
 const TEXT: &str = "text/plain; charset=utf-8";
+/// How often a log stream looks at the database without news.
+const LOOK_EVERY: Duration = Duration::from_secs(5);
 
 /// `GET /v2/actor-builds/{buildId}/log` and `GET /v2/logs/{buildId}`
 #[utoipa::path(
@@ -49,8 +51,8 @@ pub async fn get(
     let stream = query.bool("stream")?.unwrap_or(false);
     let download = query.bool("download")?.unwrap_or(false);
     let raw = query.bool("raw")?.unwrap_or(false);
-    // Subscribe before the first read so that no line written in between is missed.
-    let events = state.events.subscribe();
+    // Watch before the first read so that no line written in between is missed.
+    let watch = state.events.watch(Some(LOOK_EVERY));
     let build = builds::get_for_user(&state.pool, &path, &user.id)
         .await?
         .ok_or(ApiError::NotFound("Build"))?;
@@ -68,7 +70,7 @@ pub async fn get(
     }
     let follower = LogFollower {
         pool: state.pool.clone(),
-        events,
+        watch,
         build_id: build.id,
         after: 0,
         raw,
@@ -85,7 +87,7 @@ pub async fn get(
 
 struct LogFollower {
     pool: PgPool,
-    events: Subscription,
+    watch: Watch,
     build_id: String,
     after: i64,
     raw: bool,
@@ -123,18 +125,9 @@ impl LogFollower {
                 }
                 Err(e) => return Some(Err(e.into())),
             }
-            self.wait_for_news().await;
-        }
-    }
-
-    async fn wait_for_news(&mut self) {
-        // A periodic look guards against a notification that never came.
-        let deadline = tokio::time::Instant::now() + Duration::from_secs(5);
-        loop {
-            match tokio::time::timeout_at(deadline, self.events.next()).await {
-                Ok(Some(event)) if event.concerns(&self.build_id) => return,
-                Ok(Some(_)) => {}
-                Ok(None) | Err(_) => return,
+            if let News::Closed = self.watch.next_of(&self.build_id).await {
+                // The server is stopping: what is left of the log, then the end.
+                self.ended = true;
             }
         }
     }

@@ -17,7 +17,6 @@ use actix_web::{HttpRequest, HttpResponse};
 use futures_util::stream;
 use serde_json::{json, Value};
 use sqlx::PgPool;
-use tokio::time::Instant;
 
 use super::error::ConsoleError;
 use super::session::Session;
@@ -25,7 +24,7 @@ use super::views;
 use crate::domain::timestamp::timestamp;
 use crate::domain::{is_id, BuildStatus};
 use crate::events::waiters::StreamGuard;
-use crate::events::{BuildEvent, Subscription};
+use crate::events::{BuildEvent, News, Watch};
 use crate::http::extract::Query;
 use crate::state::AppState;
 use crate::storage::builds::{self, BuildRecord};
@@ -77,11 +76,10 @@ pub async fn builds(
         .map(str::to_owned)
         .collect();
     let watch_new = query.get("new") == Some("1");
-    // Subscribe before the first read so that no change in between is missed.
-    let events = state.events.subscribe();
+    // Watch before the first read so that no change in between is missed.
     let watcher = ListWatcher {
         pool: state.pool.clone(),
-        events,
+        watch: state.events.watch(Some(LOOK_EVERY)),
         user_id: session.user.id,
         ids,
         shown: HashMap::new(),
@@ -89,7 +87,6 @@ pub async fn builds(
         started: false,
         ended: false,
         queue: VecDeque::new(),
-        next_look: Instant::now() + LOOK_EVERY,
         _open: state.waiters.stream_guard(),
     };
     let body = stream::unfold(watcher, |mut w| async move {
@@ -100,7 +97,7 @@ pub async fn builds(
 
 struct ListWatcher {
     pool: PgPool,
-    events: Subscription,
+    watch: Watch,
     user_id: String,
     /// The builds on the page that are not finished yet (as far as the browser was told).
     ids: Vec<String>,
@@ -110,8 +107,6 @@ struct ListWatcher {
     started: bool,
     ended: bool,
     queue: VecDeque<Bytes>,
-    /// When to look at the database even without an event.
-    next_look: Instant,
     /// Counts the stream in `log_streams_active` until the body is dropped (with its client).
     _open: StreamGuard,
 }
@@ -160,29 +155,30 @@ impl ListWatcher {
                 self.ended = true;
                 return Some(Ok(event("end", None, &json!({}))));
             }
-            let next = tokio::time::timeout_at(self.next_look, self.events.next()).await;
-            let result = match next {
-                Ok(None) => return None,
-                Ok(Some(BuildEvent::Status { build_id, status })) => {
-                    if self.ids.iter().any(|id| **id == *build_id) {
-                        self.look().await
-                    } else if self.watch_new && status == BuildStatus::Ready {
-                        self.look_new(&build_id).await
-                    } else {
-                        Ok(())
+            let (ids, watch_new) = (&self.ids, self.watch_new);
+            let news = self
+                .watch
+                .next(|event| match event {
+                    BuildEvent::Status { build_id, status } => {
+                        ids.iter().any(|id| **id == **build_id)
+                            || (watch_new && *status == BuildStatus::Ready)
                     }
+                    BuildEvent::Log { .. } => false,
+                    BuildEvent::Resync => true,
+                })
+                .await;
+            let result = match news {
+                News::Closed => return None,
+                News::Event(BuildEvent::Status { build_id, .. })
+                    if !self.ids.iter().any(|id| **id == *build_id) =>
+                {
+                    self.look_new(&build_id).await
                 }
-                Ok(Some(BuildEvent::Log { .. })) => Ok(()),
-                Ok(Some(BuildEvent::Resync)) => self.look().await,
-                Err(_) => {
-                    self.next_look = Instant::now() + LOOK_EVERY;
-                    match self.look().await {
-                        Ok(()) if self.queue.is_empty() => {
-                            return Some(Ok(Bytes::from_static(PING)))
-                        }
-                        other => other,
-                    }
-                }
+                News::Event(_) => self.look().await,
+                News::Quiet => match self.look().await {
+                    Ok(()) if self.queue.is_empty() => return Some(Ok(Bytes::from_static(PING))),
+                    other => other,
+                },
             };
             if let Err(e) = result {
                 return Some(Err(e));
@@ -223,13 +219,13 @@ pub async fn build(
         .and_then(|v| v.to_str().ok())
         .and_then(|v| v.trim().parse::<i64>().ok())
         .unwrap_or(0);
-    let events = state.events.subscribe();
+    let watch = state.events.watch(Some(LOOK_EVERY));
     let build = builds::get_for_user(&state.pool, &id, &session.user.id)
         .await?
         .ok_or(ConsoleError::NotFound("Build"))?;
     let follower = BuildFollower {
         pool: state.pool.clone(),
-        events,
+        watch,
         user_id: session.user.id,
         build_id: build.id,
         after: after_query.max(after_header),
@@ -237,7 +233,6 @@ pub async fn build(
         look_at_build: true,
         ending: false,
         ended: false,
-        next_look: Instant::now() + LOOK_EVERY,
         _open: state.waiters.stream_guard(),
     };
     let body = stream::unfold(follower, |mut f| async move {
@@ -248,7 +243,7 @@ pub async fn build(
 
 struct BuildFollower {
     pool: PgPool,
-    events: Subscription,
+    watch: Watch,
     user_id: String,
     build_id: String,
     after: i64,
@@ -259,8 +254,6 @@ struct BuildFollower {
     /// The build is finished: send what is left of the log, then `end`.
     ending: bool,
     ended: bool,
-    /// When to look at the database even without an event.
-    next_look: Instant,
     /// Counts the stream in `log_streams_active` until the body is dropped (with its client).
     _open: StreamGuard,
 }
@@ -312,25 +305,20 @@ impl BuildFollower {
             return Ok(None);
         }
         // Wait for news of this build; events of other builds cost no query.
-        loop {
-            match tokio::time::timeout_at(self.next_look, self.events.next()).await {
-                Ok(None) => {
-                    self.ended = true;
-                    return Ok(None);
-                }
-                Ok(Some(BuildEvent::Log { build_id })) if *build_id == *self.build_id => {
-                    return Ok(None)
-                }
-                Ok(Some(event)) if event.concerns(&self.build_id) => {
-                    self.look_at_build = true;
-                    return Ok(None);
-                }
-                Ok(Some(_)) => {}
-                Err(_) => {
-                    self.next_look = Instant::now() + LOOK_EVERY;
-                    self.look_at_build = true;
-                    return Ok(Some(Bytes::from_static(PING)));
-                }
+        match self.watch.next_of(&self.build_id).await {
+            News::Closed => {
+                self.ended = true;
+                Ok(None)
+            }
+            // New lines: the next step reads them.
+            News::Event(BuildEvent::Log { .. }) => Ok(None),
+            News::Event(_) => {
+                self.look_at_build = true;
+                Ok(None)
+            }
+            News::Quiet => {
+                self.look_at_build = true;
+                Ok(Some(Bytes::from_static(PING)))
             }
         }
     }

@@ -1,6 +1,7 @@
 //! One `LISTEN build_status` connection per process (payloads `<build id> <STATUS>` for new builds
 //! and status changes, `<build id> LOG` for new log lines), fanned out in memory: waiting requests,
-//! log streams and workers are woken by it instead of each polling the database.
+//! log streams and workers are woken by it instead of each polling the database. Followers of
+//! a build wait through a `Watch`: subscribe, re-read, wait for news.
 
 use std::str::FromStr;
 use std::sync::Arc;
@@ -9,6 +10,7 @@ use std::time::Duration;
 use sqlx::postgres::PgListener;
 use sqlx::PgPool;
 use tokio::sync::broadcast;
+use tokio::time::Instant;
 
 use crate::domain::BuildStatus;
 
@@ -59,6 +61,68 @@ impl BuildEvents {
         Subscription {
             receiver: self.sender.subscribe(),
         }
+    }
+}
+
+/// A subscription that also wakes on its own now and then: what every follower of builds (a
+/// `waitForFinish`, a log stream, the console's live pages) waits on. Made before the
+/// follower's first read, so that nothing that happens in between is missed.
+pub struct Watch {
+    subscription: Subscription,
+    /// How often to look at the database without news (a guard against a notification that
+    /// never came); `None`: only on news.
+    look_every: Option<Duration>,
+    next_look: Option<Instant>,
+}
+
+/// Why a watch woke.
+#[derive(Debug)]
+pub enum News {
+    /// An event the follower asked for (`Resync` included when it asked for it).
+    Event(BuildEvent),
+    /// Nothing came for a while: look anyway.
+    Quiet,
+    /// The events ended: the process is stopping.
+    Closed,
+}
+
+impl BuildEvents {
+    /// A watch whose follower reads now, then waits on it.
+    pub fn watch(&self, look_every: Option<Duration>) -> Watch {
+        Watch {
+            subscription: self.subscribe(),
+            look_every,
+            next_look: look_every.map(|every| Instant::now() + every),
+        }
+    }
+}
+
+impl Watch {
+    /// Waits for an event that `wanted` keeps (others cost nothing), or the periodic look.
+    /// Cancel-safe: nothing is lost when the future is dropped.
+    pub async fn next(&mut self, wanted: impl Fn(&BuildEvent) -> bool) -> News {
+        loop {
+            let event = match self.next_look {
+                Some(at) => match tokio::time::timeout_at(at, self.subscription.next()).await {
+                    Ok(event) => event,
+                    Err(_) => {
+                        self.next_look = self.look_every.map(|every| Instant::now() + every);
+                        return News::Quiet;
+                    }
+                },
+                None => self.subscription.next().await,
+            };
+            match event {
+                Some(event) if wanted(&event) => return News::Event(event),
+                Some(_) => {}
+                None => return News::Closed,
+            }
+        }
+    }
+
+    /// Waits for news of one build: its status moves, its log lines, or a resync.
+    pub async fn next_of(&mut self, build_id: &str) -> News {
+        self.next(|event| event.concerns(build_id)).await
     }
 }
 

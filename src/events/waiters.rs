@@ -14,7 +14,7 @@ use sqlx::PgPool;
 use tokio::sync::watch;
 use tokio::time::Instant;
 
-use crate::events::{BuildEvent, BuildEvents, Subscription};
+use crate::events::{BuildEvent, BuildEvents, News, Watch};
 use crate::storage::builds::{self, BuildRecord};
 
 /// The latest reading of a build: `None` until the first read, `Some(None)` once it is gone.
@@ -111,24 +111,22 @@ impl Waiters {
         watches.insert(build_id.to_owned(), sender.clone());
         drop(watches);
         // Subscribe before the first read, so that no move made in between is missed.
-        let subscription = self.inner.events.subscribe();
         tokio::spawn(follow(
             self.inner.clone(),
             build_id.to_owned(),
             sender,
-            subscription,
+            self.inner.events.watch(None),
         ));
         receiver
     }
 
     fn start(&self, build_id: &str) -> watch::Receiver<Reading> {
         let (sender, receiver) = watch::channel(None);
-        let subscription = self.inner.events.subscribe();
         tokio::spawn(follow(
             self.inner.clone(),
             build_id.to_owned(),
             sender,
-            subscription,
+            self.inner.events.watch(None),
         ));
         receiver
     }
@@ -152,7 +150,7 @@ async fn follow(
     inner: Arc<Inner>,
     build_id: String,
     sender: watch::Sender<Reading>,
-    mut events: Subscription,
+    mut watch: Watch,
 ) {
     let mut read = true;
     loop {
@@ -174,11 +172,14 @@ async fn follow(
             }
         }
         tokio::select! {
-            event = events.next() => match event {
-                Some(BuildEvent::Status { build_id: id, .. }) if *id == *build_id => read = true,
-                Some(BuildEvent::Resync) => read = true,
-                Some(_) => {}
-                None => break,
+            // Status moves only: log lines do not change the build's row.
+            news = watch.next(|e| match e {
+                BuildEvent::Status { build_id: id, .. } => **id == *build_id,
+                BuildEvent::Resync => true,
+                BuildEvent::Log { .. } => false,
+            }) => match news {
+                News::Event(_) | News::Quiet => read = true,
+                News::Closed => break,
             },
             _ = sender.closed() => {
                 // Unless a waiter joined in the meantime, nobody waits any more.

@@ -98,9 +98,14 @@ async fn two_worker_processes_claim_each_build_once() {
             .fetch_all(&app.pool)
             .await
             .expect("builds");
+    let mut failed = Vec::new();
+    for (id, status, _) in statuses.iter().filter(|(_, s, _)| s != "SUCCEEDED") {
+        failed.push(format!("{id} {status}: {:?}", app.log_lines(id).await));
+    }
     assert!(
-        statuses.iter().all(|(_, s, _)| s == "SUCCEEDED"),
-        "{statuses:?}"
+        failed.is_empty(),
+        "builds that did not succeed:\n{}",
+        failed.join("\n")
     );
     let workers: HashSet<&Option<String>> = statuses.iter().map(|(_, _, w)| w).collect();
     assert_eq!(workers.len(), 2, "both workers took builds");
