@@ -1,9 +1,11 @@
 //! Files under the Actor root, by paths relative to it: never outside it, not even through links.
 
 use std::io;
-use std::path::{Component, Path, PathBuf};
+use std::path::{Path, PathBuf};
 
 use serde_json::{Map, Value};
+
+use crate::worker::sources::paths::{normalize, Parents};
 
 use super::{invalid, kind, shown, DefinitionError, ACTOR_JSON};
 
@@ -29,20 +31,7 @@ impl Reader {
         if value.trim().is_empty() || value.contains('\0') {
             return Err(invalid(field, format!("{value:?} is not a usable path")));
         }
-        let mut parts: Vec<&std::ffi::OsStr> = base.components().map(|c| c.as_os_str()).collect();
-        for component in Path::new(value).components() {
-            match component {
-                Component::Normal(part) => parts.push(part),
-                Component::CurDir => {}
-                Component::ParentDir => {
-                    if parts.pop().is_none() {
-                        return Err(escapes());
-                    }
-                }
-                Component::RootDir | Component::Prefix(_) => return Err(escapes()),
-            }
-        }
-        Ok(parts.iter().collect())
+        normalize(base, Path::new(value), Parents::Climb).map_err(|_| escapes())
     }
 
     /// `Some(absolute path)` when `rel` exists; refused when it resolves (through symbolic links)
