@@ -12,7 +12,7 @@ mod archive;
 mod download;
 mod files;
 mod git;
-mod paths;
+pub(crate) mod paths;
 mod records;
 pub mod workdir;
 

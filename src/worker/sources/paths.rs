@@ -1,12 +1,52 @@
 //! The one place that decides where a user-given name lands in the work directory, and the
 //! writes that go there: nothing through symbolic links, nothing outside the work directory.
 
+use std::ffi::OsStr;
 use std::fs;
 use std::io::{self, Read, Write};
 use std::os::unix::fs::OpenOptionsExt;
 use std::path::{Component, Path, PathBuf};
 
 use super::{Budget, SourceError};
+
+/// What [`normalize`] does with a `..` component.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub(crate) enum Parents {
+    /// `..` takes away the name before it; refused only when no name is left to take away.
+    Climb,
+    /// Any `..` is refused, even one that would stay inside.
+    Refuse,
+}
+
+/// Why [`normalize`] refused a path.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub(crate) enum Escape {
+    /// A `..` climbs above the start (with [`Parents::Refuse`]: a `..` at all).
+    Parent,
+    /// The path is absolute.
+    Absolute,
+}
+
+/// `path` taken from `base` by its names alone, without looking at the disk: `.` parts are
+/// dropped, `..` parts are taken as `parents` says, and an absolute path is refused. `base` is a
+/// relative path, taken as it is; the result is relative to the same start, and empty when it
+/// names the start itself.
+pub(crate) fn normalize(base: &Path, path: &Path, parents: Parents) -> Result<PathBuf, Escape> {
+    let mut parts: Vec<&OsStr> = base.components().map(|c| c.as_os_str()).collect();
+    for component in path.components() {
+        match component {
+            Component::Normal(part) => parts.push(part),
+            Component::CurDir => {}
+            Component::ParentDir => {
+                if parents == Parents::Refuse || parts.pop().is_none() {
+                    return Err(Escape::Parent);
+                }
+            }
+            Component::RootDir | Component::Prefix(_) => return Err(Escape::Absolute),
+        }
+    }
+    Ok(parts.iter().collect())
+}
 
 /// Checks a user-given name and returns it as a path relative to the work directory
 /// (`Ok(None)` for names that mean the directory itself, like `.` or `./`).
@@ -17,24 +57,17 @@ pub(super) fn relative_path(name: &str) -> Result<Option<PathBuf>, String> {
     if name.trim().is_empty() {
         return Err("the name is empty".into());
     }
-    let mut out = PathBuf::new();
-    for component in Path::new(name).components() {
-        match component {
-            Component::Normal(part) => out.push(part),
-            Component::CurDir => {}
-            Component::ParentDir => {
-                return Err(
-                    "its path contains a '..' component, which could escape the work directory"
-                        .into(),
-                )
+    let out = normalize(Path::new(""), Path::new(name), Parents::Refuse).map_err(|escape| {
+        match escape {
+            Escape::Parent => {
+                "its path contains a '..' component, which could escape the work directory"
             }
-            Component::RootDir | Component::Prefix(_) => {
-                return Err(
-                    "it is an absolute path; names must be relative to the work directory".into(),
-                )
+            Escape::Absolute => {
+                "it is an absolute path; names must be relative to the work directory"
             }
         }
-    }
+        .to_owned()
+    })?;
     Ok((!out.as_os_str().is_empty()).then_some(out))
 }
 
@@ -169,25 +202,14 @@ pub(super) fn link_destination(link: &Path, target: &str) -> Result<PathBuf, Str
     if target.contains('\0') {
         return Err("contains a NUL byte".into());
     }
-    let mut parts: Vec<&std::ffi::OsStr> = link
-        .parent()
-        .map(|p| p.components().map(|c| c.as_os_str()).collect())
-        .unwrap_or_default();
-    for component in Path::new(target).components() {
-        match component {
-            Component::Normal(part) => parts.push(part),
-            Component::CurDir => {}
-            Component::ParentDir => {
-                if parts.pop().is_none() {
-                    return Err("points outside the work directory".into());
-                }
-            }
-            Component::RootDir | Component::Prefix(_) => {
-                return Err("is an absolute path, outside the work directory".into())
-            }
+    let base = link.parent().unwrap_or(Path::new(""));
+    normalize(base, Path::new(target), Parents::Climb).map_err(|escape| {
+        match escape {
+            Escape::Parent => "points outside the work directory",
+            Escape::Absolute => "is an absolute path, outside the work directory",
         }
-    }
-    Ok(parts.iter().collect())
+        .to_owned()
+    })
 }
 
 pub(super) fn write_symlink(
@@ -276,4 +298,96 @@ pub(super) fn check_links_resolve_inside(
         }
     }
     Ok(())
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn climb(base: &str, path: &str) -> Result<PathBuf, Escape> {
+        normalize(Path::new(base), Path::new(path), Parents::Climb)
+    }
+
+    fn refuse(base: &str, path: &str) -> Result<PathBuf, Escape> {
+        normalize(Path::new(base), Path::new(path), Parents::Refuse)
+    }
+
+    #[test]
+    fn parent_parts_climb_but_never_out() {
+        assert_eq!(
+            climb(".actor", "../Dockerfile"),
+            Ok(PathBuf::from("Dockerfile"))
+        );
+        assert_eq!(climb("a/b", "../../c"), Ok(PathBuf::from("c")));
+        assert_eq!(climb("", "a/../b"), Ok(PathBuf::from("b")));
+        assert_eq!(climb("", "a/.."), Ok(PathBuf::new()));
+        assert_eq!(climb(".actor", "../../Dockerfile"), Err(Escape::Parent));
+        assert_eq!(climb("", ".."), Err(Escape::Parent));
+        assert_eq!(climb("", "a/../../b"), Err(Escape::Parent));
+    }
+
+    #[test]
+    fn parent_parts_can_be_refused_outright() {
+        assert_eq!(refuse("", "a/../b"), Err(Escape::Parent));
+        assert_eq!(refuse("a", "../b"), Err(Escape::Parent));
+        assert_eq!(refuse("", "a/b"), Ok(PathBuf::from("a/b")));
+    }
+
+    #[test]
+    fn absolute_paths_are_refused() {
+        assert_eq!(climb("", "/etc/passwd"), Err(Escape::Absolute));
+        assert_eq!(climb(".actor", "/x.json"), Err(Escape::Absolute));
+        assert_eq!(refuse("", "/"), Err(Escape::Absolute));
+        // The root comes first, before any `..`.
+        assert_eq!(refuse("", "/../x"), Err(Escape::Absolute));
+    }
+
+    #[test]
+    fn dot_parts_are_dropped() {
+        assert_eq!(climb("", "./a/./b/."), Ok(PathBuf::from("a/b")));
+        assert_eq!(
+            climb(".actor", "./input_schema.json"),
+            Ok(PathBuf::from(".actor/input_schema.json"))
+        );
+        assert_eq!(refuse("", "."), Ok(PathBuf::new()));
+        assert_eq!(refuse("", "./"), Ok(PathBuf::new()));
+        assert_eq!(climb("", "a//b/"), Ok(PathBuf::from("a/b")));
+    }
+
+    #[test]
+    fn an_empty_path_is_the_base() {
+        assert_eq!(climb("", ""), Ok(PathBuf::new()));
+        assert_eq!(refuse(".actor", ""), Ok(PathBuf::from(".actor")));
+    }
+
+    #[test]
+    fn callers_keep_their_messages() {
+        assert_eq!(relative_path("./"), Ok(None));
+        assert_eq!(relative_path("./a/b"), Ok(Some(PathBuf::from("a/b"))));
+        assert_eq!(
+            relative_path("a/../b"),
+            Err("its path contains a '..' component, which could escape the work directory".into())
+        );
+        assert_eq!(
+            relative_path("/a"),
+            Err("it is an absolute path; names must be relative to the work directory".into())
+        );
+        assert_eq!(relative_path(""), Err("the name is empty".into()));
+        assert_eq!(
+            link_destination(Path::new("a/link"), "../b"),
+            Ok(PathBuf::from("b"))
+        );
+        assert_eq!(
+            link_destination(Path::new("link"), "../b"),
+            Err("points outside the work directory".into())
+        );
+        assert_eq!(
+            link_destination(Path::new("a/link"), "/b"),
+            Err("is an absolute path, outside the work directory".into())
+        );
+        assert_eq!(
+            link_destination(Path::new("link"), ""),
+            Err("is empty".into())
+        );
+    }
 }

@@ -1,0 +1,68 @@
+//! A build's values that change while it runs, as the pages show them and the live endpoints send them.
+
+use serde_json::{json, Map, Value};
+
+use super::format::{build_duration, bytes_text, duration_text, number_text, opt_time_text};
+use crate::domain::BuildStatus;
+use crate::storage::builds::BuildRecord;
+
+pub fn is_abortable(status: BuildStatus) -> bool {
+    BuildStatus::ABORTABLE.contains(&status)
+}
+
+/// The shown values of a build that change while it runs, by the `data-field` of the elements
+/// that show them; the live endpoints send the same map when the build changes.
+pub fn live_fields(b: &BuildRecord) -> Vec<(&'static str, String)> {
+    let stats = &b.stats.0;
+    vec![
+        ("status", b.status.as_str().to_owned()),
+        ("finished", opt_time_text(b.finished_at.as_ref())),
+        ("duration", build_duration(b)),
+        (
+            "abortRequested",
+            opt_time_text(b.abort_requested_at.as_ref()),
+        ),
+        (
+            "abortedBy",
+            b.aborted_by.clone().unwrap_or_else(|| "—".into()),
+        ),
+        (
+            "durationMillis",
+            match stats.get("durationMillis").and_then(Value::as_i64) {
+                Some(ms) => duration_text(ms),
+                None => "—".into(),
+            },
+        ),
+        ("runTimeSecs", number_text(stats.get("runTimeSecs"))),
+        ("computeUnits", number_text(stats.get("computeUnits"))),
+        ("imageSize", bytes_text(stats.get("imageSizeBytes"))),
+        (
+            "usageComputeUnits",
+            number_text(b.usage.0.get("ACTOR_COMPUTE_UNITS")),
+        ),
+        ("usageTotalUsd", format!("${:.6}", b.usage_total_usd)),
+    ]
+}
+
+/// What the live endpoints and the abort answer send about a build.
+pub fn status_payload(b: &BuildRecord) -> Value {
+    let fields: Map<String, Value> = live_fields(b)
+        .into_iter()
+        .map(|(k, v)| (k.to_owned(), Value::String(v)))
+        .collect();
+    json!({
+        "id": b.id,
+        "status": b.status.as_str(),
+        "terminal": b.status.is_terminal(),
+        "abortable": is_abortable(b.status),
+        "fields": fields,
+    })
+}
+
+pub(super) fn field(fields: &[(&'static str, String)], name: &str) -> String {
+    fields
+        .iter()
+        .find(|(k, _)| *k == name)
+        .map(|(_, v)| v.clone())
+        .unwrap_or_default()
+}
