@@ -8,7 +8,6 @@ use metrics_exporter_prometheus::{Matcher, PrometheusBuilder, PrometheusHandle};
 use sqlx::PgPool;
 
 use crate::domain::BuildStatus;
-use crate::events::waiters::Waiters;
 
 static HANDLE: OnceLock<Option<PrometheusHandle>> = OnceLock::new();
 
@@ -86,8 +85,9 @@ pub fn stop_to_end(elapsed: Duration) {
 /// The route label of requests that matched no route.
 pub const UNMATCHED_ROUTE: &str = "<unmatched>";
 
-/// The text for `GET /metrics` (on the metrics listener), with gauges read at scrape time.
-pub async fn render(pool: &PgPool, waiters: &Waiters) -> String {
+/// The text for `GET /metrics` (on the metrics listener), with gauges read at scrape time and
+/// `more` (series kept outside the recorder) after them.
+pub async fn render(pool: &PgPool, more: &str) -> String {
     let Some(handle) = install() else {
         return String::new();
     };
@@ -107,6 +107,6 @@ pub async fn render(pool: &PgPool, waiters: &Waiters) -> String {
         Err(e) => tracing::debug!(error = %e, "queue gauges not updated"),
     }
     let mut text = handle.render();
-    text.push_str(&waiters.render());
+    text.push_str(more);
     text
 }

@@ -16,7 +16,7 @@ pub async fn health() -> HttpResponse {
 pub async fn metrics(state: web::Data<MetricsState>) -> HttpResponse {
     HttpResponse::Ok()
         .content_type("text/plain; version=0.0.4; charset=utf-8")
-        .body(crate::metrics::render(&state.pool, &state.waiters).await)
+        .body(crate::metrics::render(&state.pool, &state.waiters.render()).await)
 }
 
 /// 200 only when the database answers within a second.
