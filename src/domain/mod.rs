@@ -2,6 +2,7 @@
 
 mod actor_name;
 mod actor_ref;
+pub mod base64;
 mod build_status;
 mod ids;
 mod origin;

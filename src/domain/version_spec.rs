@@ -1,6 +1,5 @@
 //! An Actor version as a request describes it, and as it is once checked.
 
-use base64::Engine;
 use serde::{Deserialize, Serialize};
 use utoipa::ToSchema;
 
@@ -173,11 +172,9 @@ impl VersionSpec {
                         ..
                     } = file
                     {
-                        base64::engine::general_purpose::STANDARD
-                            .decode(content.trim())
-                            .map_err(|_| {
-                                format!("sourceFiles[{i}].content of {name:?} is not valid base64")
-                            })?;
+                        super::base64::decode(content).ok_or_else(|| {
+                            format!("sourceFiles[{i}].content of {name:?} is not valid base64")
+                        })?;
                     }
                 }
                 Ok(())

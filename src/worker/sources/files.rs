@@ -3,20 +3,9 @@
 use std::io;
 use std::path::Path;
 
-use base64::engine::general_purpose::{GeneralPurpose, GeneralPurposeConfig};
-use base64::engine::DecodePaddingMode;
-use base64::Engine;
-
 use super::paths::{ensure_dir, relative_path, unsafe_path, write_file};
 use super::{Budget, SourceError};
 use crate::domain::version_spec::{FileFormat, SourceFile};
-
-fn lenient_base64() -> GeneralPurpose {
-    GeneralPurpose::new(
-        &base64::alphabet::STANDARD,
-        GeneralPurposeConfig::new().with_decode_padding_mode(DecodePaddingMode::Indifferent),
-    )
-}
 
 pub(super) fn write_source_files(
     files: &[SourceFile],
@@ -60,11 +49,7 @@ pub(super) fn write_source_files(
                 let bytes = match format {
                     FileFormat::Text => content.as_bytes().to_vec(),
                     FileFormat::Base64 => {
-                        let compact: Vec<u8> = content
-                            .bytes()
-                            .filter(|b| !b.is_ascii_whitespace())
-                            .collect();
-                        lenient_base64().decode(compact).map_err(|_| {
+                        crate::domain::base64::decode(content).ok_or_else(|| {
                             SourceError::InvalidBase64 {
                                 name: name.to_owned(),
                             }
