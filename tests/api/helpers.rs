@@ -61,6 +61,15 @@ pub async fn fresh_database() -> (String, String) {
     (name, url)
 }
 
+/// Drops a database made by `fresh_database` (its connections too).
+pub async fn drop_database(name: &str) {
+    if let Ok(mut conn) = PgConnection::connect(&admin_url()).await {
+        let _ = conn
+            .execute(format!("DROP DATABASE IF EXISTS \"{name}\" WITH (FORCE)").as_str())
+            .await;
+    }
+}
+
 /// The app with no build slots: builds stay READY unless a test moves them.
 pub async fn spawn_app() -> TestApp {
     spawn_app_with(&[]).await

@@ -5,6 +5,7 @@ mod helpers;
 
 mod abort;
 mod actors;
+mod app;
 mod builds;
 mod chaos;
 mod console;
