@@ -61,6 +61,16 @@ pub async fn fresh_database() -> (String, String) {
     (name, url)
 }
 
+/// Drops a database made by [`fresh_database`], whoever is still connected.
+pub async fn drop_database(name: &str) {
+    let mut conn = PgConnection::connect(&admin_url())
+        .await
+        .expect("connect to Postgres");
+    conn.execute(format!("DROP DATABASE IF EXISTS \"{name}\" WITH (FORCE)").as_str())
+        .await
+        .expect("drop test database");
+}
+
 /// The app with no build slots: builds stay READY unless a test moves them.
 pub async fn spawn_app() -> TestApp {
     spawn_app_with(&[]).await
