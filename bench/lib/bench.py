@@ -154,6 +154,8 @@ class Bench:
         self.admin = None
         self.api_proc = None
         self.port = None
+        self.statements = None
+        self.statements_file = os.path.join(self.tmp, "statements.json")
 
     # ----------------------------------------------------------------- processes and database
 
@@ -526,13 +528,13 @@ class Bench:
     def abort_script(self):
         return "\n".join([
             f"\\set id 10000000000000000 + random(1, {self.cfg['abort_builds']})",
-            sql.pgbench_sql(sql.USER_BY_TOKEN, ["hash"]) + ";",
+            sql.pgbench_sql(self.statements[sql.USER_BY_TOKEN], ["hash"]) + ";",
             "BEGIN;",
             "\\set build_number_int 0",
-            sql.pgbench_sql(sql.ABORT, ["id", "uid"]),
+            sql.pgbench_sql(self.statements[sql.ABORT], ["id", "uid"]),
             "\\aset",
             "\\if :build_number_int = 0",
-            sql.pgbench_sql(sql.GET_FOR_USER, ["id", "uid"]) + ";",
+            sql.pgbench_sql(self.statements[sql.GET_FOR_USER], ["id", "uid"]) + ";",
             "\\endif",
             "COMMIT;",
             "",
@@ -541,8 +543,8 @@ class Bench:
     def get_script(self):
         return "\n".join([
             f"\\set id 10000000000000000 + random(1, {self.cfg['abort_builds']})",
-            sql.pgbench_sql(sql.USER_BY_TOKEN, ["hash"]) + ";",
-            sql.pgbench_sql(sql.GET_FOR_USER, ["id", "uid"]) + ";",
+            sql.pgbench_sql(self.statements[sql.USER_BY_TOKEN], ["hash"]) + ";",
+            sql.pgbench_sql(self.statements[sql.GET_FOR_USER], ["id", "uid"]) + ";",
             "",
         ])
 
@@ -650,14 +652,15 @@ class Bench:
                      ms(big), ms(small) + f" (at {c['list_small']:,})", f"{ratio:.2f}×",
                      "≤ 1.5×, total correct", ok and ratio <= 1.5)
         # Where the time goes: the page statement of `storage::builds::list` at both sizes.
+        self.q(sql.prepare_sql("list_page", self.statements[sql.LIST_OF_USER_DESC]))
         for user in ("list-small", "list-big"):
-            query = (f"SELECT {sql.BUILD_COLUMNS} FROM builds WHERE user_id = %s "
-                     f"ORDER BY started_at DESC, id DESC LIMIT 100 OFFSET {off}")
-            plan = [r[0] for r in self.q("EXPLAIN (ANALYZE, BUFFERS) " + query,
-                                         (self.user_ids[user],))]
+            plan = [r[0] for r in self.q(
+                "EXPLAIN (ANALYZE, BUFFERS) EXECUTE list_page(%s, 100, %s)",
+                (self.user_ids[user], off))]
             took = next((l for l in plan if l.startswith("Execution Time")), "?")
             scan = next((l.strip().lstrip("-> ") for l in plan if "Scan" in l), plan[0].strip())
             self.detail(f"EXPLAIN ANALYZE of the page at offset {off}, {user}: {took}; {scan}")
+        self.q("DEALLOCATE list_page")
 
     # ----------------------------------------------------------------- waitForFinish
 
@@ -740,10 +743,11 @@ class Bench:
 
     def throughput_script(self):
         return "\n".join([
-            sql.pgbench_sql(sql.CLAIM, ["wid", "free", "lease"]),
+            sql.pgbench_sql(self.statements[sql.CLAIM], ["wid", "free", "lease"]),
             "\\aset",
             "\\shell sh -c true",
-            sql.pgbench_sql(sql.FINISH, ["id", "wid", "from", "to", "price"]) + ";",
+            sql.pgbench_sql(self.statements[sql.FINISH],
+                            ["id", "wid", "from", "to", "price"]) + ";",
             "",
         ])
 
@@ -771,7 +775,7 @@ class Bench:
         for name, statement in (("tok", sql.USER_BY_TOKEN), ("abrt", sql.ABORT),
                                 ("get", sql.GET_FOR_USER), ("held", sql.HELD_STATUS),
                                 ("fin", sql.FINISH)):
-            cur.execute(sql.prepare_sql(name, statement))
+            cur.execute(sql.prepare_sql(name, self.statements[statement]))
         token_hash = hashlib.sha256(self.tokens["bench"].encode()).digest()
         script = os.path.join(HERE, "sigterm_build.sh")
         trials = []
@@ -857,7 +861,8 @@ class Bench:
         # Baselines first, while no worker of the service runs.
         log("pickup baseline: a minimal LISTEN + claim worker")
         self.spawn("baseline-worker", [sys.executable, os.path.join(HERE, "baseline_worker.py"),
-                                       self.dsn, "bench-baseline"], dict(os.environ))
+                                       self.dsn, "bench-baseline", self.statements_file],
+                   dict(os.environ))
         self.wait_log("baseline-worker", "ready")
         base_pickup = self.pickup_latencies()
         self.stop("baseline-worker")
@@ -1025,10 +1030,9 @@ class Bench:
         started = datetime.datetime.now(datetime.timezone.utc)
         load_before = open("/proc/loadavg").read().split()[:3]
         load_before = " ".join(load_before)
-        drift = sql.source_drift(self.source)
-        for path, fragment in drift:
-            self.notes.append(f"the baselines' SQL may no longer match {path}: not found: "
-                              f"`{fragment}`")
+        # The baselines run the statements of the binary measured, as it sends them.
+        self.statements = sql.from_binary(self.bin, self.base_env(), self.tmp)
+        sql.save(self.statements, self.statements_file)
         self.setup()
         self.phase_floor()
         self.phase_abort()
