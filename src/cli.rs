@@ -36,6 +36,9 @@ enum Command {
         #[command(subcommand)]
         command: TokensCommand,
     },
+    /// Print every SQL statement of the storage layer as JSON {name: sql} (for the benchmarks).
+    #[command(hide = true)]
+    Statements,
 }
 
 #[derive(Subcommand)]
@@ -58,6 +61,13 @@ pub async fn run(cli: Cli, settings: Settings) -> anyhow::Result<()> {
         Command::Migrate => {
             prepare_database(&settings).await?;
             tracing::info!(database = ?settings.database_url, "migrations applied");
+        }
+        Command::Statements => {
+            let all: serde_json::Map<String, serde_json::Value> = storage::all_statements()
+                .into_iter()
+                .map(|(name, sql)| (name.to_owned(), sql.into()))
+                .collect();
+            println!("{}", serde_json::Value::Object(all));
         }
         Command::Serve => serve(settings, true).await?,
         Command::Worker => serve(settings, false).await?,

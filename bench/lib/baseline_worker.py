@@ -4,7 +4,8 @@ It LISTENs on the service's channel and, on each `<id> READY` notification, runs
 own claim statement (one free slot) and at once its terminal write RUNNING -> SUCCEEDED (with the
 tag move), so that the API's waitForFinish returns. No sources, no process, no log.
 
-Usage: python3 baseline_worker.py <dsn> <worker id>; stops on SIGTERM.
+Usage: python3 baseline_worker.py <dsn> <worker id> <statements.json>; stops on SIGTERM. The
+statements are the service's, as the bench read them from the binary (statements.py).
 """
 
 import select
@@ -20,7 +21,7 @@ PRICE = 0.25
 
 
 def main():
-    dsn, worker_id = sys.argv[1], sys.argv[2]
+    dsn, worker_id, statements = sys.argv[1], sys.argv[2], sql.from_file(sys.argv[3])
     running = [True]
     signal.signal(signal.SIGTERM, lambda *_: running.__setitem__(0, False))
 
@@ -30,8 +31,8 @@ def main():
     db = psycopg2.connect(dsn)
     db.autocommit = True
     cur = db.cursor()
-    cur.execute(sql.prepare_sql("claim", sql.CLAIM))
-    cur.execute(sql.prepare_sql("finish", sql.FINISH))
+    cur.execute(sql.prepare_sql("claim", statements[sql.CLAIM]))
+    cur.execute(sql.prepare_sql("finish", statements[sql.FINISH]))
     print("ready", flush=True)
 
     def claim_all():

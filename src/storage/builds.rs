@@ -9,6 +9,7 @@ use serde_json::{json, Value};
 use sqlx::types::Json;
 use sqlx::{FromRow, PgExecutor, PgPool};
 
+use super::status_sql;
 use crate::domain::version_spec::VersionSpec;
 use crate::domain::{new_id, BuildStatus};
 
@@ -37,11 +38,6 @@ pub struct BuildRecord {
     pub abort_requested_at: Option<DateTime<Utc>>,
     pub aborted_by: Option<String>,
 }
-
-pub(crate) const COLUMNS: &str =
-    "id, act_id, user_id, status, started_at, finished_at, version_number,
-    build_number_int, tag, meta, options, stats, usage, usage_total_usd, usage_usd, act_version,
-    actor_definition, input_schema, readme, abort_requested_at, aborted_by";
 
 impl BuildRecord {
     pub fn build_number(&self) -> String {
@@ -101,49 +97,64 @@ impl NewBuild {
     }
 }
 
+/// The next number of a version's builds, taken under the counter's row lock.
+pub(super) const NEXT_NUMBER: &str =
+    "INSERT INTO version_build_counters (actor_id, version_number, last_number) VALUES ($1, $2, 1)
+     ON CONFLICT (actor_id, version_number)
+     DO UPDATE SET last_number = version_build_counters.last_number + 1
+     RETURNING last_number";
+
+/// A new READY build; `usage` and `usage_usd` both start at `$9`.
+pub(super) const INSERT: &str =
+    "INSERT INTO builds (id, act_id, user_id, version_number, build_number_int, tag, meta, options,
+        usage, usage_usd, act_version)
+     VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $9, $10)
+     RETURNING id, act_id, user_id, status, started_at, finished_at, version_number,
+        build_number_int, tag, meta, options, stats, usage, usage_total_usd, usage_usd,
+        act_version, actor_definition, input_schema, readme, abort_requested_at, aborted_by";
+
 /// Creates a READY build with the next number of its version. The counter's row lock orders
 /// concurrent creations, so numbers have no gaps and no duplicates.
 pub async fn create(pool: &PgPool, new: NewBuild) -> Result<BuildRecord, sqlx::Error> {
     let mut tx = pool.begin().await?;
-    let number: i32 = sqlx::query_scalar(
-        "INSERT INTO version_build_counters (actor_id, version_number, last_number) VALUES ($1, $2, 1)
-         ON CONFLICT (actor_id, version_number)
-         DO UPDATE SET last_number = version_build_counters.last_number + 1
-         RETURNING last_number",
-    )
-    .bind(&new.act_id)
-    .bind(&new.version_number)
-    .fetch_one(&mut *tx)
-    .await?;
-    let build: BuildRecord = sqlx::query_as(&format!(
-        "INSERT INTO builds (id, act_id, user_id, version_number, build_number_int, tag, meta, options,
-            usage, usage_usd, act_version)
-         VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $9, $10)
-         RETURNING {COLUMNS}"
-    ))
-    .bind(new_id())
-    .bind(&new.act_id)
-    .bind(&new.user_id)
-    .bind(&new.version_number)
-    .bind(number)
-    .bind(&new.tag)
-    .bind(Json(&new.meta))
-    .bind(Json(&new.options))
-    .bind(Json(json!({"ACTOR_COMPUTE_UNITS": 0})))
-    .bind(Json(&new.act_version))
-    .fetch_one(&mut *tx)
-    .await?;
+    let number: i32 = sqlx::query_scalar(NEXT_NUMBER)
+        .bind(&new.act_id)
+        .bind(&new.version_number)
+        .fetch_one(&mut *tx)
+        .await?;
+    let build: BuildRecord = sqlx::query_as(INSERT)
+        .bind(new_id())
+        .bind(&new.act_id)
+        .bind(&new.user_id)
+        .bind(&new.version_number)
+        .bind(number)
+        .bind(&new.tag)
+        .bind(Json(&new.meta))
+        .bind(Json(&new.options))
+        .bind(Json(json!({"ACTOR_COMPUTE_UNITS": 0})))
+        .bind(Json(&new.act_version))
+        .fetch_one(&mut *tx)
+        .await?;
     tx.commit().await?;
     Ok(build)
 }
 
+pub(super) const GET: &str =
+    "SELECT id, act_id, user_id, status, started_at, finished_at, version_number,
+        build_number_int, tag, meta, options, stats, usage, usage_total_usd, usage_usd,
+        act_version, actor_definition, input_schema, readme, abort_requested_at, aborted_by
+     FROM builds WHERE id = $1";
+
 /// Any build by id; build ids are unguessable, so the tokenless GET may use this.
 pub async fn get(db: impl PgExecutor<'_>, id: &str) -> Result<Option<BuildRecord>, sqlx::Error> {
-    sqlx::query_as(&format!("SELECT {COLUMNS} FROM builds WHERE id = $1"))
-        .bind(id)
-        .fetch_optional(db)
-        .await
+    sqlx::query_as(GET).bind(id).fetch_optional(db).await
 }
+
+pub(super) const GET_FOR_USER: &str =
+    "SELECT id, act_id, user_id, status, started_at, finished_at, version_number,
+        build_number_int, tag, meta, options, stats, usage, usage_total_usd, usage_usd,
+        act_version, actor_definition, input_schema, readme, abort_requested_at, aborted_by
+     FROM builds WHERE id = $1 AND user_id = $2";
 
 /// The user's build by id; another user's build is absent.
 pub async fn get_for_user(
@@ -151,13 +162,11 @@ pub async fn get_for_user(
     id: &str,
     user_id: &str,
 ) -> Result<Option<BuildRecord>, sqlx::Error> {
-    sqlx::query_as(&format!(
-        "SELECT {COLUMNS} FROM builds WHERE id = $1 AND user_id = $2"
-    ))
-    .bind(id)
-    .bind(user_id)
-    .fetch_optional(db)
-    .await
+    sqlx::query_as(GET_FOR_USER)
+        .bind(id)
+        .bind(user_id)
+        .fetch_optional(db)
+        .await
 }
 
 /// Which builds a list shows.
@@ -166,6 +175,36 @@ pub enum BuildScope<'a> {
     Actor(&'a str),
 }
 
+// A page of a user's or an Actor's builds, in either order: one whole statement each, so that
+// each keeps its index scan.
+pub(super) const LIST_OF_USER_ASC: &str =
+    "SELECT id, act_id, user_id, status, started_at, finished_at, version_number,
+        build_number_int, tag, meta, options, stats, usage, usage_total_usd, usage_usd,
+        act_version, actor_definition, input_schema, readme, abort_requested_at, aborted_by
+     FROM builds WHERE user_id = $1
+     ORDER BY started_at ASC, id ASC LIMIT $2 OFFSET $3";
+pub(super) const LIST_OF_USER_DESC: &str =
+    "SELECT id, act_id, user_id, status, started_at, finished_at, version_number,
+        build_number_int, tag, meta, options, stats, usage, usage_total_usd, usage_usd,
+        act_version, actor_definition, input_schema, readme, abort_requested_at, aborted_by
+     FROM builds WHERE user_id = $1
+     ORDER BY started_at DESC, id DESC LIMIT $2 OFFSET $3";
+pub(super) const LIST_OF_ACTOR_ASC: &str =
+    "SELECT id, act_id, user_id, status, started_at, finished_at, version_number,
+        build_number_int, tag, meta, options, stats, usage, usage_total_usd, usage_usd,
+        act_version, actor_definition, input_schema, readme, abort_requested_at, aborted_by
+     FROM builds WHERE act_id = $1
+     ORDER BY started_at ASC, id ASC LIMIT $2 OFFSET $3";
+pub(super) const LIST_OF_ACTOR_DESC: &str =
+    "SELECT id, act_id, user_id, status, started_at, finished_at, version_number,
+        build_number_int, tag, meta, options, stats, usage, usage_total_usd, usage_usd,
+        act_version, actor_definition, input_schema, readme, abort_requested_at, aborted_by
+     FROM builds WHERE act_id = $1
+     ORDER BY started_at DESC, id DESC LIMIT $2 OFFSET $3";
+/// The totals of those lists, kept by the counting triggers.
+pub(super) const COUNT_OF_USER: &str = "SELECT build_count FROM users WHERE id = $1";
+pub(super) const COUNT_OF_ACTOR: &str = "SELECT build_count FROM actors WHERE id = $1";
+
 pub async fn list(
     pool: &PgPool,
     scope: BuildScope<'_>,
@@ -173,23 +212,19 @@ pub async fn list(
     limit: i64,
     desc: bool,
 ) -> Result<(i64, Vec<BuildRecord>), sqlx::Error> {
-    // The column to filter on, and the table whose `build_count` is the total.
-    let (column, counter, key) = match scope {
-        BuildScope::User(user_id) => ("user_id", "users", user_id),
-        BuildScope::Actor(actor_id) => ("act_id", "actors", actor_id),
+    // The page in the order asked, and the counter whose `build_count` is the total.
+    let (items_sql, total_sql, key) = match (scope, desc) {
+        (BuildScope::User(user_id), false) => (LIST_OF_USER_ASC, COUNT_OF_USER, user_id),
+        (BuildScope::User(user_id), true) => (LIST_OF_USER_DESC, COUNT_OF_USER, user_id),
+        (BuildScope::Actor(actor_id), false) => (LIST_OF_ACTOR_ASC, COUNT_OF_ACTOR, actor_id),
+        (BuildScope::Actor(actor_id), true) => (LIST_OF_ACTOR_DESC, COUNT_OF_ACTOR, actor_id),
     };
-    let order = if desc { "DESC" } else { "ASC" };
-    let items_sql = format!(
-        "SELECT {COLUMNS} FROM builds WHERE {column} = $1
-         ORDER BY started_at {order}, id {order} LIMIT $2 OFFSET $3"
-    );
-    let items = sqlx::query_as(&items_sql)
+    let items = sqlx::query_as(items_sql)
         .bind(key)
         .bind(limit)
         .bind(offset)
         .fetch_all(pool);
-    let total_sql = format!("SELECT build_count FROM {counter} WHERE id = $1");
-    let total = sqlx::query_scalar(&total_sql).bind(key).fetch_one(pool);
+    let total = sqlx::query_scalar(total_sql).bind(key).fetch_one(pool);
     let (items, total) = tokio::try_join!(items, total)?;
     Ok((total, items))
 }
@@ -211,6 +246,23 @@ pub struct BuildFilter<'a> {
     pub statuses: &'a [BuildStatus],
 }
 
+/// A page of a user's builds, of one Actor (`$2`) or any (NULL), of some statuses (`$3`) or any
+/// (empty), newest first, with the Actor's name and title.
+pub(super) const LIST_FILTERED: &str = "SELECT b.*, a.name AS actor_name, a.title AS actor_title
+     FROM (SELECT id, act_id, user_id, status, started_at, finished_at, version_number,
+               build_number_int, tag, meta, options, stats, usage, usage_total_usd, usage_usd,
+               act_version, actor_definition, input_schema, readme, abort_requested_at, aborted_by
+           FROM builds
+           WHERE user_id = $1 AND ($2::text IS NULL OR act_id = $2)
+             AND (cardinality($3::text[]) = 0 OR status = ANY($3))
+           ORDER BY started_at DESC, id DESC LIMIT $4 OFFSET $5) b
+     JOIN actors a ON a.id = b.act_id
+     ORDER BY b.started_at DESC, b.id DESC";
+/// How many builds `LIST_FILTERED` pages through.
+pub(super) const COUNT_FILTERED: &str = "SELECT count(*) FROM builds
+     WHERE user_id = $1 AND ($2::text IS NULL OR act_id = $2)
+       AND (cardinality($3::text[]) = 0 OR status = ANY($3))";
+
 /// The user's builds matching `filter`, newest first, with the number that match.
 pub async fn list_filtered(
     pool: &PgPool,
@@ -219,24 +271,14 @@ pub async fn list_filtered(
     limit: i64,
 ) -> Result<(i64, Vec<BuildWithActor>), sqlx::Error> {
     let statuses: Vec<&str> = filter.statuses.iter().map(|s| s.as_str()).collect();
-    let matching = "user_id = $1 AND ($2::text IS NULL OR act_id = $2)
-        AND (cardinality($3::text[]) = 0 OR status = ANY($3))";
-    let items_sql = format!(
-        "SELECT b.*, a.name AS actor_name, a.title AS actor_title
-         FROM (SELECT {COLUMNS} FROM builds WHERE {matching}
-               ORDER BY started_at DESC, id DESC LIMIT $4 OFFSET $5) b
-         JOIN actors a ON a.id = b.act_id
-         ORDER BY b.started_at DESC, b.id DESC"
-    );
-    let items = sqlx::query_as(&items_sql)
+    let items = sqlx::query_as(LIST_FILTERED)
         .bind(filter.user_id)
         .bind(filter.actor_id)
         .bind(&statuses)
         .bind(limit)
         .bind(offset)
         .fetch_all(pool);
-    let total_sql = format!("SELECT count(*) FROM builds WHERE {matching}");
-    let total = sqlx::query_scalar(&total_sql)
+    let total = sqlx::query_scalar(COUNT_FILTERED)
         .bind(filter.user_id)
         .bind(filter.actor_id)
         .bind(&statuses)
@@ -245,70 +287,36 @@ pub async fn list_filtered(
     Ok((total, items))
 }
 
+pub(super) const GET_MANY_FOR_USER: &str =
+    "SELECT id, act_id, user_id, status, started_at, finished_at, version_number,
+        build_number_int, tag, meta, options, stats, usage, usage_total_usd, usage_usd,
+        act_version, actor_definition, input_schema, readme, abort_requested_at, aborted_by
+     FROM builds WHERE id = ANY($1) AND user_id = $2";
+
 /// Those of the given builds that are the user's, in no particular order.
 pub async fn get_many_for_user(
     pool: &PgPool,
     ids: &[String],
     user_id: &str,
 ) -> Result<Vec<BuildRecord>, sqlx::Error> {
-    sqlx::query_as(&format!(
-        "SELECT {COLUMNS} FROM builds WHERE id = ANY($1) AND user_id = $2"
-    ))
-    .bind(ids)
-    .bind(user_id)
-    .fetch_all(pool)
-    .await
+    sqlx::query_as(GET_MANY_FOR_USER)
+        .bind(ids)
+        .bind(user_id)
+        .fetch_all(pool)
+        .await
 }
 
-/// `CASE status WHEN 'A' THEN 'B' ... END` from a function of the status machine, so the SQL
-/// takes its moves from `BuildStatus` rather than restating them.
-fn status_case(from: &[BuildStatus], to: impl Fn(BuildStatus) -> Option<BuildStatus>) -> String {
-    let arms: String = from
-        .iter()
-        .filter_map(|s| to(*s).map(|next| format!(" WHEN '{s}' THEN '{next}'")))
-        .collect();
-    format!("CASE status{arms} END")
-}
-
-fn status_list(statuses: &[BuildStatus]) -> String {
-    statuses
-        .iter()
-        .map(|s| format!("'{s}'"))
-        .collect::<Vec<_>>()
-        .join(", ")
-}
-
-/// `status IN (...)` of the statuses for which `to` names a move, and the finishedAt to write.
-fn finished_at_case(
-    from: &[BuildStatus],
-    to: impl Fn(BuildStatus) -> Option<BuildStatus>,
-) -> String {
-    let terminal: Vec<BuildStatus> = from
-        .iter()
-        .copied()
-        .filter(|s| to(*s).is_some_and(BuildStatus::is_terminal))
-        .collect();
-    if terminal.is_empty() {
-        "NULL".into()
-    } else {
-        format!(
-            "CASE WHEN status IN ({}) THEN now() END",
-            status_list(&terminal)
-        )
-    }
-}
-
-static ABORT_SQL: LazyLock<String> = LazyLock::new(|| {
-    let abortable = BuildStatus::ABORTABLE;
-    format!(
-        "UPDATE builds SET status = {}, finished_at = {}, abort_requested_at = now(), aborted_by = $2
-         WHERE id = $1 AND user_id = $2 AND status IN ({})
-         RETURNING {COLUMNS}",
-        status_case(&abortable, BuildStatus::after_abort),
-        finished_at_case(&abortable, BuildStatus::after_abort),
-        status_list(&abortable),
-    )
-});
+/// The conditional update of abort. The moves come from `BuildStatus` (see `status_sql`):
+/// `{after_abort}` are the CASE arms READY→ABORTED, RUNNING→ABORTING, `{ended_by_abort}` the
+/// statuses that abort ends (finishedAt set), `{abortable}` the statuses abort moves.
+const ABORT_TEMPLATE: &str = "UPDATE builds SET status = CASE status {after_abort} END,
+        finished_at = CASE WHEN status IN ({ended_by_abort}) THEN now() END,
+        abort_requested_at = now(), aborted_by = $2
+     WHERE id = $1 AND user_id = $2 AND status IN ({abortable})
+     RETURNING id, act_id, user_id, status, started_at, finished_at, version_number,
+        build_number_int, tag, meta, options, stats, usage, usage_total_usd, usage_usd,
+        act_version, actor_definition, input_schema, readme, abort_requested_at, aborted_by";
+pub(super) static ABORT: LazyLock<String> = LazyLock::new(|| status_sql::fill(ABORT_TEMPLATE));
 
 /// Abort, as LIFECYCLE.md says: in one transaction, a conditional update of an abortable build
 /// (READY→ABORTED with finishedAt; RUNNING→ABORTING), then the full row. Any other status is
@@ -320,7 +328,7 @@ pub async fn abort(
     user_id: &str,
 ) -> Result<Option<BuildRecord>, sqlx::Error> {
     let mut tx = pool.begin().await?;
-    let moved: Option<BuildRecord> = sqlx::query_as(&ABORT_SQL)
+    let moved: Option<BuildRecord> = sqlx::query_as(&ABORT)
         .bind(id)
         .bind(user_id)
         .fetch_optional(&mut *tx)
@@ -349,15 +357,19 @@ pub enum Deletion {
     Tagged(String),
 }
 
+pub(super) const LOCK_STATUS: &str =
+    "SELECT status FROM builds WHERE id = $1 AND user_id = $2 FOR UPDATE";
+pub(super) const A_TAG_OF: &str = "SELECT tag FROM actor_tags WHERE build_id = $1 LIMIT 1";
+pub(super) const DELETE: &str = "DELETE FROM builds WHERE id = $1";
+
 /// Deletes a finished build that no tag points at.
 pub async fn delete(pool: &PgPool, id: &str, user_id: &str) -> Result<Deletion, sqlx::Error> {
     let mut tx = pool.begin().await?;
-    let status: Option<String> =
-        sqlx::query_scalar("SELECT status FROM builds WHERE id = $1 AND user_id = $2 FOR UPDATE")
-            .bind(id)
-            .bind(user_id)
-            .fetch_optional(&mut *tx)
-            .await?;
+    let status: Option<String> = sqlx::query_scalar(LOCK_STATUS)
+        .bind(id)
+        .bind(user_id)
+        .fetch_optional(&mut *tx)
+        .await?;
     let Some(status) = status else {
         return Ok(Deletion::NotFound);
     };
@@ -367,21 +379,28 @@ pub async fn delete(pool: &PgPool, id: &str, user_id: &str) -> Result<Deletion, 
     {
         return Ok(Deletion::Unfinished);
     }
-    let tag: Option<String> =
-        sqlx::query_scalar("SELECT tag FROM actor_tags WHERE build_id = $1 LIMIT 1")
-            .bind(id)
-            .fetch_optional(&mut *tx)
-            .await?;
+    let tag: Option<String> = sqlx::query_scalar(A_TAG_OF)
+        .bind(id)
+        .fetch_optional(&mut *tx)
+        .await?;
     if let Some(tag) = tag {
         return Ok(Deletion::Tagged(tag));
     }
-    sqlx::query("DELETE FROM builds WHERE id = $1")
-        .bind(id)
-        .execute(&mut *tx)
-        .await?;
+    sqlx::query(DELETE).bind(id).execute(&mut *tx).await?;
     tx.commit().await?;
     Ok(Deletion::Deleted)
 }
+
+pub(super) const FIND_BY_TAG: &str =
+    "SELECT id, act_id, user_id, status, started_at, finished_at, version_number,
+        build_number_int, tag, meta, options, stats, usage, usage_total_usd, usage_usd,
+        act_version, actor_definition, input_schema, readme, abort_requested_at, aborted_by
+     FROM builds WHERE id = (SELECT build_id FROM actor_tags WHERE actor_id = $1 AND tag = $2)";
+pub(super) const FIND_BY_NUMBER: &str =
+    "SELECT id, act_id, user_id, status, started_at, finished_at, version_number,
+        build_number_int, tag, meta, options, stats, usage, usage_total_usd, usage_usd,
+        act_version, actor_definition, input_schema, readme, abort_requested_at, aborted_by
+     FROM builds WHERE act_id = $1 AND version_number = $2 AND build_number_int = $3";
 
 /// The build that `reference` names among an Actor's builds: a tag (`latest`), else a build
 /// number (`0.1.3`).
@@ -390,13 +409,11 @@ pub async fn find_by_tag_or_number(
     actor_id: &str,
     reference: &str,
 ) -> Result<Option<BuildRecord>, sqlx::Error> {
-    let tagged: Option<BuildRecord> = sqlx::query_as(&format!(
-        "SELECT {COLUMNS} FROM builds WHERE id = (SELECT build_id FROM actor_tags WHERE actor_id = $1 AND tag = $2)"
-    ))
-    .bind(actor_id)
-    .bind(reference)
-    .fetch_optional(pool)
-    .await?;
+    let tagged: Option<BuildRecord> = sqlx::query_as(FIND_BY_TAG)
+        .bind(actor_id)
+        .bind(reference)
+        .fetch_optional(pool)
+        .await?;
     if tagged.is_some() {
         return Ok(tagged);
     }
@@ -406,14 +423,12 @@ pub async fn find_by_tag_or_number(
     let Ok(number) = number.parse::<i32>() else {
         return Ok(None);
     };
-    sqlx::query_as(&format!(
-        "SELECT {COLUMNS} FROM builds WHERE act_id = $1 AND version_number = $2 AND build_number_int = $3"
-    ))
-    .bind(actor_id)
-    .bind(version)
-    .bind(number)
-    .fetch_optional(pool)
-    .await
+    sqlx::query_as(FIND_BY_NUMBER)
+        .bind(actor_id)
+        .bind(version)
+        .bind(number)
+        .fetch_optional(pool)
+        .await
 }
 
 #[cfg(test)]
@@ -422,10 +437,10 @@ mod tests {
 
     #[test]
     fn abort_sql_follows_the_status_machine() {
-        let sql = ABORT_SQL.as_str();
+        let sql = ABORT.as_str();
         assert!(
             sql.contains(
-                "CASE status WHEN 'READY' THEN 'ABORTED' WHEN 'RUNNING' THEN 'ABORTING' END"
+                "status = CASE status WHEN 'READY' THEN 'ABORTED' WHEN 'RUNNING' THEN 'ABORTING' END"
             ),
             "{sql}"
         );

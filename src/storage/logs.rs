@@ -5,7 +5,7 @@ use std::borrow::Cow;
 use chrono::{DateTime, Utc};
 use sqlx::{FromRow, PgExecutor, PgPool};
 
-use crate::domain::BuildStatus;
+use super::status_sql;
 
 #[derive(Debug, Clone, FromRow)]
 pub struct LogLine {
@@ -14,6 +14,9 @@ pub struct LogLine {
     pub line: String,
 }
 
+pub(super) const READ_AFTER: &str =
+    "SELECT id, at, line FROM build_log_lines WHERE build_id = $1 AND id > $2 ORDER BY id LIMIT $3";
+
 /// Lines of a build after the line `after` (0 for all), in order, at most `limit`.
 pub async fn read_after(
     db: impl PgExecutor<'_>,
@@ -21,7 +24,7 @@ pub async fn read_after(
     after: i64,
     limit: i64,
 ) -> Result<Vec<LogLine>, sqlx::Error> {
-    sqlx::query_as("SELECT id, at, line FROM build_log_lines WHERE build_id = $1 AND id > $2 ORDER BY id LIMIT $3")
+    sqlx::query_as(READ_AFTER)
         .bind(build_id)
         .bind(after)
         .bind(limit)
@@ -85,6 +88,19 @@ pub async fn append(
     Ok(held)
 }
 
+/// Lines for the worker that holds the build: `$1` build id, `$2` worker id, `$3` times, `$4`
+/// lines, `$5` the leased statuses. Log lines commit without waiting for the disk: a crash of the
+/// database may lose the last moment of a log, never a status. The terminal write that follows a
+/// build's last lines is a normal commit, which makes everything before it durable too.
+pub(super) const APPEND: &str =
+    "WITH async AS MATERIALIZED (SELECT set_config('synchronous_commit', 'off', true))
+     INSERT INTO build_log_lines (build_id, at, line)
+     SELECT $1, t.at, t.line
+     FROM unnest($3::timestamptz[], $4::text[]) WITH ORDINALITY AS t(at, line, n)
+     WHERE EXISTS (SELECT 1 FROM builds WHERE id = $1 AND worker_id = $2 AND status = ANY($5))
+       AND EXISTS (SELECT 1 FROM async)
+     ORDER BY t.n";
+
 async fn insert(
     db: &PgPool,
     build_id: &str,
@@ -93,25 +109,14 @@ async fn insert(
 ) -> Result<bool, sqlx::Error> {
     let (at, text): (Vec<DateTime<Utc>>, Vec<&str>) =
         lines.iter().map(|(t, l)| (*t, l.as_ref())).unzip();
-    let leased: Vec<&str> = BuildStatus::LEASED.iter().map(|s| s.as_str()).collect();
-    // Log lines commit without waiting for the disk: a crash of the database may lose the last
-    // moment of a log, never a status. The terminal write that follows a build's last lines is a
-    // normal commit, which makes everything before it durable too.
-    let done = sqlx::query(
-        "WITH async AS MATERIALIZED (SELECT set_config('synchronous_commit', 'off', true))
-         INSERT INTO build_log_lines (build_id, at, line)
-         SELECT $1, t.at, t.line FROM unnest($3::timestamptz[], $4::text[]) WITH ORDINALITY AS t(at, line, n)
-         WHERE EXISTS (SELECT 1 FROM builds WHERE id = $1 AND worker_id = $2 AND status = ANY($5))
-           AND EXISTS (SELECT 1 FROM async)
-         ORDER BY t.n",
-    )
-    .bind(build_id)
-    .bind(worker_id)
-    .bind(at)
-    .bind(text)
-    .bind(leased)
-    .execute(db)
-    .await?;
+    let done = sqlx::query(APPEND)
+        .bind(build_id)
+        .bind(worker_id)
+        .bind(at)
+        .bind(text)
+        .bind(status_sql::leased())
+        .execute(db)
+        .await?;
     Ok(done.rows_affected() > 0)
 }
 

@@ -3,12 +3,14 @@
 //! current status, and every worker write is fenced by the worker's id: a worker that lost its
 //! lease touches 0 rows.
 
+use std::sync::LazyLock;
 use std::time::Duration;
 
 use serde_json::Value;
 use sqlx::types::Json;
 use sqlx::{FromRow, PgPool};
 
+use super::status_sql::{self, leased};
 use crate::domain::BuildStatus;
 use crate::metrics;
 
@@ -42,9 +44,16 @@ fn millis(d: Duration) -> i64 {
     i64::try_from(d.as_millis()).unwrap_or(i64::MAX)
 }
 
-fn leased() -> Vec<&'static str> {
-    BuildStatus::LEASED.iter().map(|s| s.as_str()).collect()
-}
+/// `$1` worker id, `$2` free slots, `$3` lease in milliseconds.
+pub(super) const CLAIM: &str = "UPDATE builds b
+     SET status = 'RUNNING', worker_id = $1, run_started_at = now(),
+         lease_expires_at = now() + $3 * interval '1 millisecond'
+     FROM (SELECT id FROM builds WHERE status = 'READY' ORDER BY started_at, id LIMIT $2
+           FOR UPDATE SKIP LOCKED) ready, actors a, users u
+     WHERE b.id = ready.id AND b.status = 'READY' AND a.id = b.act_id AND u.id = b.user_id
+     RETURNING b.id, b.act_id, b.user_id, u.username, a.name AS actor_name, b.version_number,
+               b.build_number_int, b.tag, b.options,
+               extract(epoch FROM now() - b.started_at)::float8 AS waited_secs";
 
 /// Claims up to `free` READY builds, oldest first, in one statement. `SKIP LOCKED` lets any
 /// number of workers claim at once without taking a build twice.
@@ -55,22 +64,12 @@ pub async fn claim(
     lease: Duration,
 ) -> Result<Vec<ClaimedBuild>, sqlx::Error> {
     let started = std::time::Instant::now();
-    let claimed: Vec<ClaimedBuild> = sqlx::query_as(
-        "UPDATE builds b
-         SET status = 'RUNNING', worker_id = $1, run_started_at = now(),
-             lease_expires_at = now() + $3 * interval '1 millisecond'
-         FROM (SELECT id FROM builds WHERE status = 'READY' ORDER BY started_at, id LIMIT $2
-               FOR UPDATE SKIP LOCKED) ready, actors a, users u
-         WHERE b.id = ready.id AND b.status = 'READY' AND a.id = b.act_id AND u.id = b.user_id
-         RETURNING b.id, b.act_id, b.user_id, u.username, a.name AS actor_name, b.version_number,
-                   b.build_number_int, b.tag, b.options,
-                   extract(epoch FROM now() - b.started_at)::float8 AS waited_secs",
-    )
-    .bind(worker_id)
-    .bind(i64::try_from(free).unwrap_or(i64::MAX))
-    .bind(millis(lease))
-    .fetch_all(pool)
-    .await?;
+    let claimed: Vec<ClaimedBuild> = sqlx::query_as(CLAIM)
+        .bind(worker_id)
+        .bind(i64::try_from(free).unwrap_or(i64::MAX))
+        .bind(millis(lease))
+        .fetch_all(pool)
+        .await?;
     metrics::claim_query(started.elapsed());
     for build in &claimed {
         metrics::transition(BuildStatus::Ready, BuildStatus::Running);
@@ -78,6 +77,12 @@ pub async fn claim(
     }
     Ok(claimed)
 }
+
+/// `$1` worker id, `$2` build ids, `$3` lease in milliseconds, `$4` the leased statuses.
+pub(super) const HEARTBEAT: &str =
+    "UPDATE builds SET lease_expires_at = now() + $3 * interval '1 millisecond'
+     WHERE id = ANY($2) AND worker_id = $1 AND status = ANY($4)
+     RETURNING id, status";
 
 /// Renews the leases of the worker's active builds and reports their statuses. A build missing
 /// from the answer is no longer this worker's (the rescuer ended it).
@@ -90,22 +95,23 @@ pub async fn heartbeat(
     if build_ids.is_empty() {
         return Ok(Vec::new());
     }
-    let rows: Vec<(String, String)> = sqlx::query_as(
-        "UPDATE builds SET lease_expires_at = now() + $3 * interval '1 millisecond'
-         WHERE id = ANY($2) AND worker_id = $1 AND status = ANY($4)
-         RETURNING id, status",
-    )
-    .bind(worker_id)
-    .bind(build_ids)
-    .bind(millis(lease))
-    .bind(leased())
-    .fetch_all(pool)
-    .await?;
+    let rows: Vec<(String, String)> = sqlx::query_as(HEARTBEAT)
+        .bind(worker_id)
+        .bind(build_ids)
+        .bind(millis(lease))
+        .bind(leased())
+        .fetch_all(pool)
+        .await?;
     Ok(rows
         .into_iter()
         .filter_map(|(id, status)| Some((id, status.parse().ok()?)))
         .collect())
 }
+
+/// `$1` build id, `$2` worker id.
+pub(super) const HELD_STATUS: &str =
+    "SELECT b.status, CASE WHEN b.aborted_by = 'SYSTEM' THEN 'SYSTEM' ELSE u.username END
+     FROM builds b LEFT JOIN users u ON u.id = b.aborted_by WHERE b.id = $1 AND b.worker_id = $2";
 
 /// The status of a build this worker holds, and who asked to abort it; `None` when the build
 /// is no longer this worker's.
@@ -114,16 +120,19 @@ pub async fn held_status(
     build_id: &str,
     worker_id: &str,
 ) -> Result<Option<(BuildStatus, Option<String>)>, sqlx::Error> {
-    let row: Option<(String, Option<String>)> = sqlx::query_as(
-        "SELECT b.status, CASE WHEN b.aborted_by = 'SYSTEM' THEN 'SYSTEM' ELSE u.username END
-         FROM builds b LEFT JOIN users u ON u.id = b.aborted_by WHERE b.id = $1 AND b.worker_id = $2",
-    )
-    .bind(build_id)
-    .bind(worker_id)
-    .fetch_optional(pool)
-    .await?;
+    let row: Option<(String, Option<String>)> = sqlx::query_as(HELD_STATUS)
+        .bind(build_id)
+        .bind(worker_id)
+        .fetch_optional(pool)
+        .await?;
     Ok(row.and_then(|(status, by)| Some((status.parse().ok()?, by))))
 }
+
+/// `$1` build id, `$2` worker id, `$3` from, `$4` to, `$5` who aborted (NULL: not an abort).
+pub(super) const MOVE_HELD: &str = "UPDATE builds SET status = $4,
+        abort_requested_at = CASE WHEN $5::text IS NULL THEN abort_requested_at ELSE now() END,
+        aborted_by = coalesce($5, aborted_by)
+     WHERE id = $1 AND worker_id = $2 AND status = $3";
 
 /// A non-terminal move of a held build (RUNNING→TIMING-OUT, RUNNING→ABORTING at shutdown).
 /// `aborted_by` is recorded for aborts.
@@ -140,25 +149,25 @@ pub async fn move_held(
             "{from} -> {to} is not a move a worker makes"
         )));
     }
-    let done = sqlx::query(
-        "UPDATE builds SET status = $4,
-            abort_requested_at = CASE WHEN $5::text IS NULL THEN abort_requested_at ELSE now() END,
-            aborted_by = coalesce($5, aborted_by)
-         WHERE id = $1 AND worker_id = $2 AND status = $3",
-    )
-    .bind(build_id)
-    .bind(worker_id)
-    .bind(from.as_str())
-    .bind(to.as_str())
-    .bind(aborted_by)
-    .execute(pool)
-    .await?;
+    let done = sqlx::query(MOVE_HELD)
+        .bind(build_id)
+        .bind(worker_id)
+        .bind(from.as_str())
+        .bind(to.as_str())
+        .bind(aborted_by)
+        .execute(pool)
+        .await?;
     let moved = done.rows_affected() == 1;
     if moved {
         metrics::transition(from, to);
     }
     Ok(moved)
 }
+
+/// `$1` build id, `$2` worker id, `$3`..`$5` what was read, `$6` the leased statuses.
+pub(super) const SAVE_DEFINITION: &str =
+    "UPDATE builds SET actor_definition = $3, input_schema = $4, readme = $5
+     WHERE id = $1 AND worker_id = $2 AND status = ANY($6)";
 
 /// What was read from the Actor's sources.
 pub async fn save_definition(
@@ -169,40 +178,47 @@ pub async fn save_definition(
     input_schema: Option<&str>,
     readme: Option<&str>,
 ) -> Result<bool, sqlx::Error> {
-    let done = sqlx::query(
-        "UPDATE builds SET actor_definition = $3, input_schema = $4, readme = $5
-         WHERE id = $1 AND worker_id = $2 AND status = ANY($6)",
-    )
-    .bind(build_id)
-    .bind(worker_id)
-    .bind(definition.map(Json))
-    .bind(input_schema)
-    .bind(readme)
-    .bind(leased())
-    .execute(pool)
-    .await?;
+    let done = sqlx::query(SAVE_DEFINITION)
+        .bind(build_id)
+        .bind(worker_id)
+        .bind(definition.map(Json))
+        .bind(input_schema)
+        .bind(readme)
+        .bind(leased())
+        .execute(pool)
+        .await?;
     Ok(done.rows_affected() == 1)
 }
 
-/// SET clause of every terminal write: finishedAt (once, here), run time, compute units
-/// (memory GB × hours of run time) and their price, `$price` being the price parameter.
-fn terminal_set(price: &str) -> String {
-    format!(
-        "finished_at = now(),
-         stats = jsonb_build_object('durationMillis', c.duration_ms, 'runTimeSecs', c.run_secs,
-                                    'computeUnits', c.cu, 'imageSizeBytes', 0),
-         usage = jsonb_build_object('ACTOR_COMPUTE_UNITS', c.cu),
-         usage_total_usd = c.cu * {price},
-         usage_usd = jsonb_build_object('ACTOR_COMPUTE_UNITS', c.cu * {price})"
-    )
-}
+// Every terminal write sets the same: finishedAt (once, here), run time, compute units (memory
+// GB × hours of run time) and their price, computed in the subquery `c` from the build row.
+// FINISH and RESCUE spell that out alike; change them together.
 
-/// Columns of the subquery `c` that `terminal_set` reads, computed from a build row.
-const USAGE_COLUMNS: &str = "id,
-    round(extract(epoch FROM now() - started_at) * 1000)::bigint AS duration_ms,
-    extract(epoch FROM now() - coalesce(run_started_at, now()))::float8 AS run_secs,
-    coalesce((options->>'memoryMbytes')::float8, 4096) / 1024
-        * extract(epoch FROM now() - coalesce(run_started_at, now()))::float8 / 3600 AS cu";
+/// The terminal write of a held build and, on SUCCEEDED, the move of its tag, in one statement:
+/// `$1` build id, `$2` worker id, `$3` from, `$4` to, `$5` price per compute unit.
+pub(super) const FINISH: &str = "WITH moved AS (
+         UPDATE builds b SET status = $4,
+             finished_at = now(),
+             stats = jsonb_build_object('durationMillis', c.duration_ms, 'runTimeSecs', c.run_secs,
+                                        'computeUnits', c.cu, 'imageSizeBytes', 0),
+             usage = jsonb_build_object('ACTOR_COMPUTE_UNITS', c.cu),
+             usage_total_usd = c.cu * $5,
+             usage_usd = jsonb_build_object('ACTOR_COMPUTE_UNITS', c.cu * $5)
+         FROM (SELECT id,
+                   round(extract(epoch FROM now() - started_at) * 1000)::bigint AS duration_ms,
+                   extract(epoch FROM now() - coalesce(run_started_at, now()))::float8 AS run_secs,
+                   coalesce((options->>'memoryMbytes')::float8, 4096) / 1024
+                       * extract(epoch FROM now() - coalesce(run_started_at, now()))::float8
+                       / 3600 AS cu
+               FROM builds WHERE id = $1) c
+         WHERE b.id = c.id AND b.id = $1 AND b.worker_id = $2 AND b.status = $3
+         RETURNING b.act_id, b.tag
+     ), tagged AS (
+         INSERT INTO actor_tags (actor_id, tag, build_id)
+         SELECT act_id, tag, $1 FROM moved WHERE $4 = 'SUCCEEDED' AND tag IS NOT NULL
+         ON CONFLICT (actor_id, tag) DO UPDATE SET build_id = EXCLUDED.build_id
+     )
+     SELECT count(*) FROM moved";
 
 /// The terminal write of a held build: `from` → `to` with finishedAt and usage, fenced by worker
 /// and status. On SUCCEEDED the build's tag moves to it in the same statement. `false` when the
@@ -221,27 +237,14 @@ pub async fn finish(
         )));
     }
     // One statement: the terminal write and, on SUCCEEDED, the tag move, atomically.
-    let moved: i64 = sqlx::query_scalar(&format!(
-        "WITH moved AS (
-             UPDATE builds b SET status = $4, {}
-             FROM (SELECT {USAGE_COLUMNS} FROM builds WHERE id = $1) c
-             WHERE b.id = c.id AND b.id = $1 AND b.worker_id = $2 AND b.status = $3
-             RETURNING b.act_id, b.tag
-         ), tagged AS (
-             INSERT INTO actor_tags (actor_id, tag, build_id)
-             SELECT act_id, tag, $1 FROM moved WHERE $4 = 'SUCCEEDED' AND tag IS NOT NULL
-             ON CONFLICT (actor_id, tag) DO UPDATE SET build_id = EXCLUDED.build_id
-         )
-         SELECT count(*) FROM moved",
-        terminal_set("$5")
-    ))
-    .bind(build_id)
-    .bind(worker_id)
-    .bind(from.as_str())
-    .bind(to.as_str())
-    .bind(price_per_unit)
-    .fetch_one(pool)
-    .await?;
+    let moved: i64 = sqlx::query_scalar(FINISH)
+        .bind(build_id)
+        .bind(worker_id)
+        .bind(from.as_str())
+        .bind(to.as_str())
+        .bind(price_per_unit)
+        .fetch_one(pool)
+        .await?;
     if moved == 0 {
         return Ok(false);
     }
@@ -252,6 +255,34 @@ pub async fn finish(
 /// Advisory lock key under which at most one rescuer runs at a time.
 const RESCUER_LOCK: i64 = 0x6275_696c_6473; // "builds"
 
+pub(super) const RESCUER_TRY_LOCK: &str = "SELECT pg_try_advisory_xact_lock($1)";
+
+/// The terminal write of the builds whose lease lapsed: `$1` the leased statuses, `$2` price per
+/// compute unit. `{after_worker_lost}` are the CASE arms of `BuildStatus::after_worker_lost`
+/// (RUNNING→FAILED, ABORTING→ABORTED, TIMING-OUT→TIMED-OUT), filled in by `status_sql`.
+const RESCUE_TEMPLATE: &str = "UPDATE builds b SET status = CASE b.status {after_worker_lost} END,
+         finished_at = now(),
+         stats = jsonb_build_object('durationMillis', c.duration_ms, 'runTimeSecs', c.run_secs,
+                                    'computeUnits', c.cu, 'imageSizeBytes', 0),
+         usage = jsonb_build_object('ACTOR_COMPUTE_UNITS', c.cu),
+         usage_total_usd = c.cu * $2,
+         usage_usd = jsonb_build_object('ACTOR_COMPUTE_UNITS', c.cu * $2)
+     FROM (SELECT id,
+               round(extract(epoch FROM now() - started_at) * 1000)::bigint AS duration_ms,
+               extract(epoch FROM now() - coalesce(run_started_at, now()))::float8 AS run_secs,
+               coalesce((options->>'memoryMbytes')::float8, 4096) / 1024
+                   * extract(epoch FROM now() - coalesce(run_started_at, now()))::float8
+                   / 3600 AS cu
+           FROM builds
+           WHERE status = ANY($1) AND lease_expires_at < now() FOR UPDATE SKIP LOCKED) c
+     WHERE b.id = c.id AND b.status = ANY($1) AND b.lease_expires_at < now()
+     RETURNING b.id, b.status";
+pub(super) static RESCUE: LazyLock<String> = LazyLock::new(|| status_sql::fill(RESCUE_TEMPLATE));
+
+/// A line in the log of each rescued build: `$1` build ids, `$2` their lines.
+pub(super) const RESCUE_LOG_LINES: &str = "INSERT INTO build_log_lines (build_id, at, line)
+     SELECT t.id, now(), t.line FROM unnest($1::text[], $2::text[]) AS t(id, line)";
+
 /// Ends the builds whose worker's lease lapsed (RUNNING→FAILED, ABORTING→ABORTED,
 /// TIMING-OUT→TIMED-OUT), with a log line saying why. Returns the builds moved and their new
 /// status; does nothing while another rescuer runs.
@@ -260,7 +291,7 @@ pub async fn rescue(
     price_per_unit: f64,
 ) -> Result<Vec<(String, BuildStatus)>, sqlx::Error> {
     let mut tx = pool.begin().await?;
-    let locked: bool = sqlx::query_scalar("SELECT pg_try_advisory_xact_lock($1)")
+    let locked: bool = sqlx::query_scalar(RESCUER_TRY_LOCK)
         .bind(RESCUER_LOCK)
         .fetch_one(&mut *tx)
         .await?;
@@ -268,25 +299,11 @@ pub async fn rescue(
         return Ok(Vec::new());
     }
     let leased_statuses = BuildStatus::LEASED;
-    let case: String = leased_statuses
-        .iter()
-        .filter_map(|s| {
-            s.after_worker_lost()
-                .map(|to| format!(" WHEN '{s}' THEN '{to}'"))
-        })
-        .collect();
-    let rows: Vec<(String, String)> = sqlx::query_as(&format!(
-        "UPDATE builds b SET status = CASE b.status{case} END, {}
-         FROM (SELECT {USAGE_COLUMNS} FROM builds
-               WHERE status = ANY($1) AND lease_expires_at < now() FOR UPDATE SKIP LOCKED) c
-         WHERE b.id = c.id AND b.status = ANY($1) AND b.lease_expires_at < now()
-         RETURNING b.id, b.status",
-        terminal_set("$2")
-    ))
-    .bind(leased())
-    .bind(price_per_unit)
-    .fetch_all(&mut *tx)
-    .await?;
+    let rows: Vec<(String, String)> = sqlx::query_as(&RESCUE)
+        .bind(leased())
+        .bind(price_per_unit)
+        .fetch_all(&mut *tx)
+        .await?;
     let rescued: Vec<(String, BuildStatus)> = rows
         .into_iter()
         .filter_map(|(id, status)| Some((id, status.parse().ok()?)))
@@ -307,29 +324,25 @@ pub async fn rescue(
                 format!("The worker running this build was lost; the build is now {status}.")
             })
             .collect();
-        sqlx::query(
-            "INSERT INTO build_log_lines (build_id, at, line)
-             SELECT t.id, now(), t.line FROM unnest($1::text[], $2::text[]) AS t(id, line)",
-        )
-        .bind(ids)
-        .bind(lines)
-        .execute(&mut *tx)
-        .await?;
+        sqlx::query(RESCUE_LOG_LINES)
+            .bind(ids)
+            .bind(lines)
+            .execute(&mut *tx)
+            .await?;
     }
     tx.commit().await?;
     Ok(rescued)
 }
 
+/// `$1` build ids, `$2` the terminal statuses.
+pub(super) const UNFINISHED_AMONG: &str =
+    "SELECT id FROM builds WHERE id = ANY($1) AND NOT (status = ANY($2))";
+
 /// Which of `ids` are builds that have not ended (the rest have ended or do not exist).
 pub async fn unfinished_among(pool: &PgPool, ids: &[String]) -> Result<Vec<String>, sqlx::Error> {
-    let ended: Vec<&str> = BuildStatus::ALL
-        .iter()
-        .filter(|s| s.is_terminal())
-        .map(|s| s.as_str())
-        .collect();
-    sqlx::query_scalar("SELECT id FROM builds WHERE id = ANY($1) AND NOT (status = ANY($2))")
+    sqlx::query_scalar(UNFINISHED_AMONG)
         .bind(ids)
-        .bind(ended)
+        .bind(status_sql::terminal())
         .fetch_all(pool)
         .await
 }

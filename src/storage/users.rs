@@ -28,27 +28,34 @@ pub fn token_hash(token: &str) -> Vec<u8> {
     hash(token)
 }
 
+pub(super) const CREATE_USER: &str =
+    "INSERT INTO users (id, username) VALUES ($1, $2) RETURNING id, username, created_at";
+
 pub async fn create_user(pool: &PgPool, username: &str) -> Result<User, sqlx::Error> {
-    sqlx::query_as(
-        "INSERT INTO users (id, username) VALUES ($1, $2) RETURNING id, username, created_at",
-    )
-    .bind(new_id())
-    .bind(username)
-    .fetch_one(pool)
-    .await
+    sqlx::query_as(CREATE_USER)
+        .bind(new_id())
+        .bind(username)
+        .fetch_one(pool)
+        .await
 }
 
+pub(super) const FIND_BY_USERNAME: &str =
+    "SELECT id, username, created_at FROM users WHERE username = $1";
+
 pub async fn find_by_username(pool: &PgPool, username: &str) -> Result<Option<User>, sqlx::Error> {
-    sqlx::query_as("SELECT id, username, created_at FROM users WHERE username = $1")
+    sqlx::query_as(FIND_BY_USERNAME)
         .bind(username)
         .fetch_optional(pool)
         .await
 }
 
+pub(super) const CREATE_TOKEN: &str =
+    "INSERT INTO tokens (token_hash, prefix, user_id) VALUES ($1, $2, $3)";
+
 /// Makes a new token for the user and returns it; only its hash is stored.
 pub async fn create_token(pool: &PgPool, user_id: &str) -> Result<String, sqlx::Error> {
     let token = new_token();
-    sqlx::query("INSERT INTO tokens (token_hash, prefix, user_id) VALUES ($1, $2, $3)")
+    sqlx::query(CREATE_TOKEN)
         .bind(hash(&token))
         .bind(&token[..PREFIX_LEN])
         .bind(user_id)
@@ -57,15 +64,17 @@ pub async fn create_token(pool: &PgPool, user_id: &str) -> Result<String, sqlx::
     Ok(token)
 }
 
+/// `$1` the token's hash. Every authenticated request runs it.
+pub(super) const USER_BY_TOKEN: &str =
+    "SELECT u.id, u.username, u.created_at FROM tokens t JOIN users u ON u.id = t.user_id
+     WHERE t.token_hash = $1 AND t.revoked_at IS NULL";
+
 /// The owner of a token that exists and is not revoked.
 pub async fn user_by_token(pool: &PgPool, token: &str) -> Result<Option<User>, sqlx::Error> {
-    sqlx::query_as(
-        "SELECT u.id, u.username, u.created_at FROM tokens t JOIN users u ON u.id = t.user_id
-         WHERE t.token_hash = $1 AND t.revoked_at IS NULL",
-    )
-    .bind(hash(token))
-    .fetch_optional(pool)
-    .await
+    sqlx::query_as(USER_BY_TOKEN)
+        .bind(hash(token))
+        .fetch_optional(pool)
+        .await
 }
 
 #[derive(Debug, PartialEq, Eq)]
@@ -75,15 +84,19 @@ pub enum Revocation {
     Ambiguous(usize),
 }
 
+pub(super) const REVOKE_BY_HASH: &str =
+    "UPDATE tokens SET revoked_at = now() WHERE token_hash = $1 AND revoked_at IS NULL";
+pub(super) const LOCK_BY_PREFIX: &str =
+    "SELECT token_hash FROM tokens WHERE starts_with(prefix, $1) AND revoked_at IS NULL FOR UPDATE";
+pub(super) const REVOKE: &str = "UPDATE tokens SET revoked_at = now() WHERE token_hash = $1";
+
 /// Revokes the one active token named by `given`: the whole token, or a prefix of at least 12
 /// characters that names exactly one active token.
 pub async fn revoke_token(pool: &PgPool, given: &str) -> Result<Revocation, sqlx::Error> {
-    let by_hash = sqlx::query(
-        "UPDATE tokens SET revoked_at = now() WHERE token_hash = $1 AND revoked_at IS NULL",
-    )
-    .bind(hash(given))
-    .execute(pool)
-    .await?;
+    let by_hash = sqlx::query(REVOKE_BY_HASH)
+        .bind(hash(given))
+        .execute(pool)
+        .await?;
     if by_hash.rows_affected() == 1 {
         return Ok(Revocation::Revoked);
     }
@@ -91,19 +104,14 @@ pub async fn revoke_token(pool: &PgPool, given: &str) -> Result<Revocation, sqlx
         return Ok(Revocation::NoMatch);
     }
     let mut tx = pool.begin().await?;
-    let hashes: Vec<Vec<u8>> = sqlx::query_scalar(
-        "SELECT token_hash FROM tokens WHERE starts_with(prefix, $1) AND revoked_at IS NULL FOR UPDATE",
-    )
-    .bind(given)
-    .fetch_all(&mut *tx)
-    .await?;
+    let hashes: Vec<Vec<u8>> = sqlx::query_scalar(LOCK_BY_PREFIX)
+        .bind(given)
+        .fetch_all(&mut *tx)
+        .await?;
     let outcome = match hashes.as_slice() {
         [] => Revocation::NoMatch,
         [one] => {
-            sqlx::query("UPDATE tokens SET revoked_at = now() WHERE token_hash = $1")
-                .bind(one)
-                .execute(&mut *tx)
-                .await?;
+            sqlx::query(REVOKE).bind(one).execute(&mut *tx).await?;
             Revocation::Revoked
         }
         many => Revocation::Ambiguous(many.len()),

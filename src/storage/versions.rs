@@ -41,21 +41,20 @@ fn secret_context(actor_id: &str, name: &str) -> String {
     format!("{actor_id}\0{name}")
 }
 
+/// The versions that keep a secret value in clear.
+pub(super) const WITH_CLEAR_SECRETS: &str = "SELECT actor_id, version_number FROM versions
+     WHERE EXISTS (
+         SELECT 1 FROM jsonb_array_elements(env_vars) AS e
+         WHERE e->>'isSecret' = 'true' AND e->>'value' IS NOT NULL
+           AND e->>'value' NOT LIKE 'enc:v1:%')";
+
 /// Seals the secret values stored in clear before they were sealed at rest; run at start.
 /// Returns how many versions were rewritten.
 pub async fn seal_clear_secrets(
     pool: &sqlx::PgPool,
     secrets: &SecretBox,
 ) -> Result<u64, sqlx::Error> {
-    let clear: Vec<(String, String)> = sqlx::query_as(
-        "SELECT actor_id, version_number FROM versions
-         WHERE EXISTS (
-             SELECT 1 FROM jsonb_array_elements(env_vars) AS e
-             WHERE e->>'isSecret' = 'true' AND e->>'value' IS NOT NULL
-               AND e->>'value' NOT LIKE 'enc:v1:%')",
-    )
-    .fetch_all(pool)
-    .await?;
+    let clear: Vec<(String, String)> = sqlx::query_as(WITH_CLEAR_SECRETS).fetch_all(pool).await?;
     let mut sealed = 0;
     for (actor_id, version_number) in clear {
         let mut tx = pool.begin().await?;
@@ -102,9 +101,6 @@ impl TryFrom<VersionRow> for VersionSpec {
     }
 }
 
-const COLUMNS: &str = "version_number, source_type, build_tag, env_vars, apply_env_vars_to_build,
-    source_files, git_repo_url, tarball_url";
-
 /// What a build keeps of the version it built (`actVersion`): no sources, no env var values.
 pub fn snapshot(v: &VersionSpec) -> Value {
     let mut out = json!({
@@ -121,22 +117,28 @@ pub fn snapshot(v: &VersionSpec) -> Value {
     out
 }
 
+/// An Actor's versions in the order of their numbers (0.2 before 0.10).
+pub(super) const LIST: &str =
+    "SELECT version_number, source_type, build_tag, env_vars, apply_env_vars_to_build,
+        source_files, git_repo_url, tarball_url
+     FROM versions WHERE actor_id = $1
+     ORDER BY string_to_array(version_number, '.')::int[]";
+
 pub async fn list(
     db: impl PgExecutor<'_>,
     secrets: &SecretBox,
     actor_id: &str,
 ) -> Result<Vec<VersionSpec>, sqlx::Error> {
-    let rows: Vec<VersionRow> = sqlx::query_as(&format!(
-        "SELECT {COLUMNS} FROM versions WHERE actor_id = $1
-         ORDER BY string_to_array(version_number, '.')::int[]"
-    ))
-    .bind(actor_id)
-    .fetch_all(db)
-    .await?;
+    let rows: Vec<VersionRow> = sqlx::query_as(LIST).bind(actor_id).fetch_all(db).await?;
     rows.into_iter()
         .map(|row| row.open(secrets, actor_id))
         .collect()
 }
+
+pub(super) const GET: &str =
+    "SELECT version_number, source_type, build_tag, env_vars, apply_env_vars_to_build,
+        source_files, git_repo_url, tarball_url
+     FROM versions WHERE actor_id = $1 AND version_number = $2";
 
 pub async fn get(
     db: impl PgExecutor<'_>,
@@ -144,15 +146,18 @@ pub async fn get(
     actor_id: &str,
     version_number: &str,
 ) -> Result<Option<VersionSpec>, sqlx::Error> {
-    let row: Option<VersionRow> = sqlx::query_as(&format!(
-        "SELECT {COLUMNS} FROM versions WHERE actor_id = $1 AND version_number = $2"
-    ))
-    .bind(actor_id)
-    .bind(version_number)
-    .fetch_optional(db)
-    .await?;
+    let row: Option<VersionRow> = sqlx::query_as(GET)
+        .bind(actor_id)
+        .bind(version_number)
+        .fetch_optional(db)
+        .await?;
     row.map(|row| row.open(secrets, actor_id)).transpose()
 }
+
+pub(super) const INSERT: &str =
+    "INSERT INTO versions (actor_id, version_number, source_type, build_tag, env_vars,
+        apply_env_vars_to_build, source_files, git_repo_url, tarball_url)
+     VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9)";
 
 /// Inserts a new version; a duplicate number fails with a unique violation of `versions_pkey`.
 pub async fn insert(
@@ -161,24 +166,26 @@ pub async fn insert(
     actor_id: &str,
     v: &VersionSpec,
 ) -> Result<(), sqlx::Error> {
-    sqlx::query(
-        "INSERT INTO versions (actor_id, version_number, source_type, build_tag, env_vars,
-            apply_env_vars_to_build, source_files, git_repo_url, tarball_url)
-         VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9)",
-    )
-    .bind(actor_id)
-    .bind(v.version_number.as_str())
-    .bind(v.source_type.as_str())
-    .bind(&v.build_tag)
-    .bind(Json(sealed_env_vars(secrets, actor_id, &v.env_vars)))
-    .bind(v.apply_env_vars_to_build)
-    .bind(Json(&v.source_files))
-    .bind(&v.git_repo_url)
-    .bind(&v.tarball_url)
-    .execute(db)
-    .await?;
+    sqlx::query(INSERT)
+        .bind(actor_id)
+        .bind(v.version_number.as_str())
+        .bind(v.source_type.as_str())
+        .bind(&v.build_tag)
+        .bind(Json(sealed_env_vars(secrets, actor_id, &v.env_vars)))
+        .bind(v.apply_env_vars_to_build)
+        .bind(Json(&v.source_files))
+        .bind(&v.git_repo_url)
+        .bind(&v.tarball_url)
+        .execute(db)
+        .await?;
     Ok(())
 }
+
+pub(super) const UPDATE: &str =
+    "UPDATE versions SET source_type = $3, build_tag = $4, env_vars = $5,
+        apply_env_vars_to_build = $6, source_files = $7, git_repo_url = $8, tarball_url = $9,
+        modified_at = now()
+     WHERE actor_id = $1 AND version_number = $2";
 
 /// Replaces the stored fields of an existing version; false when it is gone.
 pub async fn update(
@@ -187,32 +194,29 @@ pub async fn update(
     actor_id: &str,
     v: &VersionSpec,
 ) -> Result<bool, sqlx::Error> {
-    let done = sqlx::query(
-        "UPDATE versions SET source_type = $3, build_tag = $4, env_vars = $5,
-            apply_env_vars_to_build = $6, source_files = $7, git_repo_url = $8, tarball_url = $9,
-            modified_at = now()
-         WHERE actor_id = $1 AND version_number = $2",
-    )
-    .bind(actor_id)
-    .bind(v.version_number.as_str())
-    .bind(v.source_type.as_str())
-    .bind(&v.build_tag)
-    .bind(Json(sealed_env_vars(secrets, actor_id, &v.env_vars)))
-    .bind(v.apply_env_vars_to_build)
-    .bind(Json(&v.source_files))
-    .bind(&v.git_repo_url)
-    .bind(&v.tarball_url)
-    .execute(db)
-    .await?;
+    let done = sqlx::query(UPDATE)
+        .bind(actor_id)
+        .bind(v.version_number.as_str())
+        .bind(v.source_type.as_str())
+        .bind(&v.build_tag)
+        .bind(Json(sealed_env_vars(secrets, actor_id, &v.env_vars)))
+        .bind(v.apply_env_vars_to_build)
+        .bind(Json(&v.source_files))
+        .bind(&v.git_repo_url)
+        .bind(&v.tarball_url)
+        .execute(db)
+        .await?;
     Ok(done.rows_affected() == 1)
 }
+
+pub(super) const DELETE: &str = "DELETE FROM versions WHERE actor_id = $1 AND version_number = $2";
 
 pub async fn delete(
     db: impl PgExecutor<'_>,
     actor_id: &str,
     version_number: &str,
 ) -> Result<bool, sqlx::Error> {
-    let done = sqlx::query("DELETE FROM versions WHERE actor_id = $1 AND version_number = $2")
+    let done = sqlx::query(DELETE)
         .bind(actor_id)
         .bind(version_number)
         .execute(db)

@@ -61,13 +61,14 @@ pub async fn fresh_database() -> (String, String) {
     (name, url)
 }
 
-/// Drops a database made by `fresh_database` (its connections too).
+/// Drops a database made by [`fresh_database`], whoever is still connected.
 pub async fn drop_database(name: &str) {
-    if let Ok(mut conn) = PgConnection::connect(&admin_url()).await {
-        let _ = conn
-            .execute(format!("DROP DATABASE IF EXISTS \"{name}\" WITH (FORCE)").as_str())
-            .await;
-    }
+    let mut conn = PgConnection::connect(&admin_url())
+        .await
+        .expect("connect to Postgres");
+    conn.execute(format!("DROP DATABASE IF EXISTS \"{name}\" WITH (FORCE)").as_str())
+        .await
+        .expect("drop test database");
 }
 
 /// The app with no build slots: builds stay READY unless a test moves them.

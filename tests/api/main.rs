@@ -23,6 +23,7 @@ mod self_fencing;
 mod service;
 mod source_limits;
 mod sources;
+mod statements;
 mod status_machine;
 mod users;
 mod versions;
