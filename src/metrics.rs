@@ -85,21 +85,15 @@ pub fn stop_to_end(elapsed: Duration) {
 /// The route label of requests that matched no route.
 pub const UNMATCHED_ROUTE: &str = "<unmatched>";
 
-/// The text for `GET /metrics` (on the metrics listener), with gauges read at scrape time and
-/// `more` (series kept outside the recorder) after them.
-pub async fn render(pool: &PgPool, more: &str) -> String {
+/// The text for `GET /metrics` (on the metrics listener), with gauges read at scrape time (the
+/// queue's `depth`: READY and running builds) and `more` (series kept outside the recorder).
+pub fn render(pool: &PgPool, depth: Result<(i64, i64), sqlx::Error>, more: &str) -> String {
     let Some(handle) = install() else {
         return String::new();
     };
     metrics::gauge!("db_pool_connections").set(f64::from(pool.size()));
     metrics::gauge!("db_pool_idle_connections").set(pool.num_idle() as f64);
-    let counts: Result<(i64, i64), sqlx::Error> = sqlx::query_as(
-        "SELECT (SELECT count(*) FROM builds WHERE status = 'READY'),
-                (SELECT count(*) FROM builds WHERE status IN ('RUNNING', 'ABORTING', 'TIMING-OUT'))",
-    )
-    .fetch_one(pool)
-    .await;
-    match counts {
+    match depth {
         Ok((ready, running)) => {
             metrics::gauge!("builds_queue_depth").set(ready as f64);
             metrics::gauge!("builds_running").set(running as f64);

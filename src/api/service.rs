@@ -16,7 +16,11 @@ pub async fn health() -> HttpResponse {
 pub async fn metrics(state: web::Data<MetricsState>) -> HttpResponse {
     HttpResponse::Ok()
         .content_type("text/plain; version=0.0.4; charset=utf-8")
-        .body(crate::metrics::render(&state.pool, &state.waiters.render()).await)
+        .body(crate::metrics::render(
+            &state.pool,
+            crate::storage::queue::depth(&state.pool).await,
+            &state.waiters.render(),
+        ))
 }
 
 /// 200 only when the database answers within a second.

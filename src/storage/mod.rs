@@ -145,6 +145,8 @@ pub fn all_statements() -> Vec<(&'static str, String)> {
         queue::RESCUE,
         queue::RESCUE_LOG_LINES,
         queue::UNFINISHED_AMONG,
+        queue::READY_OR_HELD,
+        queue::DEPTH,
         users::CREATE_USER,
         users::FIND_BY_USERNAME,
         users::CREATE_TOKEN,

@@ -34,10 +34,6 @@ impl ClaimedBuild {
     pub fn build_number(&self) -> String {
         format!("{}.{}", self.version_number, self.build_number_int)
     }
-
-    pub fn memory_mbytes(&self) -> u64 {
-        self.options.0["memoryMbytes"].as_u64().unwrap_or(4096)
-    }
 }
 
 fn millis(d: Duration) -> i64 {
@@ -347,13 +343,23 @@ pub async fn unfinished_among(pool: &PgPool, ids: &[String]) -> Result<Vec<Strin
         .await
 }
 
-/// Whether any build is READY, or RUNNING or ABORTING on `worker_id`.
+/// `$1` worker id.
+pub(super) const READY_OR_HELD: &str = "SELECT EXISTS (SELECT 1 FROM builds WHERE status = 'READY'
+     OR (worker_id = $1 AND status IN ('RUNNING', 'ABORTING', 'TIMING-OUT')))";
+
+/// Whether any build is READY, or still unfinished on `worker_id`.
 pub async fn ready_or_held(pool: &PgPool, worker_id: &str) -> Result<bool, sqlx::Error> {
-    sqlx::query_scalar(
-        "SELECT EXISTS (SELECT 1 FROM builds WHERE status = 'READY' \
-         OR (worker_id = $1 AND status IN ('RUNNING', 'ABORTING')))",
-    )
-    .bind(worker_id)
-    .fetch_one(pool)
-    .await
+    sqlx::query_scalar(READY_OR_HELD)
+        .bind(worker_id)
+        .fetch_one(pool)
+        .await
+}
+
+pub(super) const DEPTH: &str = "SELECT
+     (SELECT count(*) FROM builds WHERE status = 'READY'),
+     (SELECT count(*) FROM builds WHERE status IN ('RUNNING', 'ABORTING', 'TIMING-OUT'))";
+
+/// How many builds wait READY, and how many run (on any worker).
+pub async fn depth(pool: &PgPool) -> Result<(i64, i64), sqlx::Error> {
+    sqlx::query_as(DEPTH).fetch_one(pool).await
 }
