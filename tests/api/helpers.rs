@@ -396,6 +396,15 @@ pub async fn error_type(res: reqwest::Response) -> String {
         .to_owned()
 }
 
+/// The string at `pointer` (a JSON pointer: `/id`, `/data/items/0/id`). A missing field fails
+/// here, naming it, rather than as an empty id and a 404 further on.
+#[track_caller]
+pub fn str_at<'a>(v: &'a Value, pointer: &str) -> &'a str {
+    v.pointer(pointer)
+        .and_then(Value::as_str)
+        .unwrap_or_else(|| panic!("no string at {pointer} in {v}"))
+}
+
 pub async fn data(res: reqwest::Response) -> Value {
     let body: Value = res.json().await.expect("JSON body");
     body["data"].clone()
