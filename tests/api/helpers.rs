@@ -48,17 +48,43 @@ pub async fn fresh_database() -> (String, String) {
     conn.execute(format!("CREATE DATABASE \"{name}\"").as_str())
         .await
         .expect("create test database");
-    let options = PgConnectOptions::from_str(&admin)
-        .expect("DATABASE_URL")
-        .database(&name);
-    let url = format!(
-        "postgres://{}@{}:{}/{}",
-        options.get_username(),
-        options.get_host(),
-        options.get_port(),
-        name
+    let mut url = url::Url::parse(&admin).expect("DATABASE_URL is a URL");
+    url.set_path(&format!("/{name}"));
+    (name, url.to_string())
+}
+
+/// `database_url` with the proxy on 127.0.0.1:`port` in place of the server: the rest of it
+/// (user, password, database, parameters) is kept.
+pub fn proxied_url(database_url: &str, port: u16) -> String {
+    let mut url = url::Url::parse(database_url).expect("a database URL");
+    // A host or port given as a parameter would win over the URL's own.
+    let kept: Vec<(String, String)> = url
+        .query_pairs()
+        .filter(|(k, _)| !matches!(k.as_ref(), "host" | "hostaddr" | "port"))
+        .map(|(k, v)| (k.into_owned(), v.into_owned()))
+        .collect();
+    url.set_query(None);
+    if !kept.is_empty() {
+        url.query_pairs_mut().extend_pairs(kept);
+    }
+    url.set_host(Some("127.0.0.1")).expect("a host");
+    url.set_port(Some(port)).expect("a port");
+    url.to_string()
+}
+
+/// `host:port` of the Postgres server that `DATABASE_URL` names.
+pub fn database_server() -> String {
+    let options = PgConnectOptions::from_str(&admin_url()).expect("DATABASE_URL");
+    let host = options.get_host();
+    assert!(
+        !host.starts_with('/'),
+        "a proxy needs Postgres over TCP, not the socket {host}"
     );
-    (name, url)
+    if host.contains(':') && !host.starts_with('[') {
+        format!("[{host}]:{}", options.get_port())
+    } else {
+        format!("{host}:{}", options.get_port())
+    }
 }
 
 /// The app with no build slots: builds stay READY unless a test moves them.
@@ -81,7 +107,7 @@ pub async fn spawn_app_with_executor(
 
 /// The app with its database reached through a proxy of the test's own, which can cut it.
 pub async fn spawn_app_behind_proxy(env: &[(&str, &str)]) -> (TestApp, ChaosProxy) {
-    let proxy = ChaosProxy::start("127.0.0.1:5432").await;
+    let proxy = ChaosProxy::start(&database_server()).await;
     let app = spawn(env, Some(proxy.port())).await;
     (app, proxy)
 }
@@ -98,7 +124,7 @@ async fn spawn_with(
     let (db_name, url) = fresh_database().await;
     let work_dir = std::env::temp_dir().join(format!("actor-builds-{db_name}"));
     let app_url = match through_port {
-        Some(port) => url.replacen(":5432/", &format!(":{port}/"), 1),
+        Some(port) => proxied_url(&url, port),
         None => url.clone(),
     };
     let mut vars: Vec<(String, String)> = vec![
