@@ -2,7 +2,7 @@
 
 use std::time::{Duration, Instant};
 
-use crate::helpers::{error_type, spawn_app_behind_proxy};
+use crate::helpers::{error_type, spawn_app_behind_proxy, str_at};
 
 #[tokio::test]
 async fn requests_answer_503_during_an_outage_and_recover() {
@@ -73,11 +73,8 @@ async fn builds_survive_an_outage() {
     ])
     .await;
     let actor = app.create_actor("outlasting").await;
-    let actor_id = actor["id"].as_str().unwrap_or_default().to_owned();
-    let id = app.create_build(&actor_id).await["id"]
-        .as_str()
-        .unwrap_or_default()
-        .to_owned();
+    let actor_id = str_at(&actor, "/id").to_owned();
+    let id = str_at(&app.create_build(&actor_id).await, "/id").to_owned();
     let deadline = Instant::now() + Duration::from_secs(20);
     while !app.log_lines(&id).await.iter().any(|l| l == "started") {
         assert!(Instant::now() < deadline, "never started");
@@ -103,10 +100,7 @@ async fn builds_survive_an_outage() {
     );
 
     // The worker claims new builds after the outage.
-    let next = app.create_build(&actor_id).await["id"]
-        .as_str()
-        .unwrap_or_default()
-        .to_owned();
+    let next = str_at(&app.create_build(&actor_id).await, "/id").to_owned();
     app.wait_for_status(&next, &["SUCCEEDED"], 20).await;
     let wrong: i64 = sqlx::query_scalar("SELECT count(*) FROM builds WHERE status <> 'SUCCEEDED'")
         .fetch_one(&app.pool)

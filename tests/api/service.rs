@@ -1,23 +1,20 @@
 //! Service endpoints: metrics.
 
-use crate::helpers::{data, spawn_app};
+use crate::helpers::{data, spawn_app, str_at};
 
 #[tokio::test]
 async fn metrics_in_prometheus_text() {
     let app = spawn_app().await;
     let actor = app.create_actor("measured").await;
-    let build = app
-        .create_build(actor["id"].as_str().unwrap_or_default())
-        .await;
-    let id = build["id"].as_str().unwrap_or_default();
+    let build = app.create_build(str_at(&actor, "/id")).await;
+    let id = str_at(&build, "/id");
     let res = app
         .post(&format!("/v2/actor-builds/{id}/abort"))
         .send()
         .await
         .expect("abort");
     assert_eq!(data(res).await["status"], "ABORTED");
-    app.create_build(actor["id"].as_str().unwrap_or_default())
-        .await;
+    app.create_build(str_at(&actor, "/id")).await;
 
     let res = app
         .client

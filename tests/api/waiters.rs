@@ -3,17 +3,13 @@
 
 use std::time::{Duration, Instant};
 
-use crate::helpers::{data, spawn_app, TestApp};
+use crate::helpers::{data, spawn_app, str_at, TestApp};
 
 const WAITERS: usize = 200;
 
 async fn ready_build(app: &TestApp, name: &str) -> String {
     let actor = app.create_actor(name).await;
-    app.create_build(actor["id"].as_str().unwrap_or_default())
-        .await["id"]
-        .as_str()
-        .unwrap_or_default()
-        .to_owned()
+    str_at(&app.create_build(str_at(&actor, "/id")).await, "/id").to_owned()
 }
 
 async fn wait_for_metric(app: &TestApp, series: &str, wanted: f64, secs: u64) {

@@ -4,7 +4,7 @@ use std::time::{Duration, Instant};
 
 use sqlx::Executor;
 
-use crate::helpers::{data, spawn_app_with, TestApp};
+use crate::helpers::{data, spawn_app_with, str_at, TestApp};
 
 async fn wait_started(app: &TestApp, id: &str, within: Duration) {
     let deadline = Instant::now() + within;
@@ -31,12 +31,7 @@ async fn notifications_wake_the_worker() {
     let actor = app.create_actor("notified").await;
     // Let the worker's first poll pass, so that only a notification can wake it.
     tokio::time::sleep(Duration::from_millis(300)).await;
-    let id = app
-        .create_build(actor["id"].as_str().unwrap_or_default())
-        .await["id"]
-        .as_str()
-        .unwrap_or_default()
-        .to_owned();
+    let id = str_at(&app.create_build(str_at(&actor, "/id")).await, "/id").to_owned();
     wait_started(&app, &id, Duration::from_secs(5)).await;
     let asked = Instant::now();
     let res = app
@@ -64,7 +59,7 @@ async fn lost_notifications_only_delay() {
     ])
     .await;
     let actor = app.create_actor("unnotified").await;
-    let actor_id = actor["id"].as_str().unwrap_or_default().to_owned();
+    let actor_id = str_at(&actor, "/id").to_owned();
     let mut conn = app.pool.acquire().await.expect("connection");
     conn.execute("SET session_replication_role = replica")
         .await

@@ -5,13 +5,10 @@ use std::time::{Duration, Instant};
 use actor_builds::worker::executor::process_alive;
 use serde_json::Value;
 
-use crate::helpers::{data, spawn_app_with, TestApp};
+use crate::helpers::{data, spawn_app_with, str_at, TestApp};
 
 async fn build(app: &TestApp, actor_id: &str) -> String {
-    app.create_build(actor_id).await["id"]
-        .as_str()
-        .unwrap_or_default()
-        .to_owned()
+    str_at(&app.create_build(actor_id).await, "/id").to_owned()
 }
 
 fn is_log_line(line: &str) -> bool {
@@ -27,7 +24,7 @@ async fn a_build_that_succeeds() {
     ])
     .await;
     let actor = app.create_actor("succeeds").await;
-    let actor_id = actor["id"].as_str().unwrap_or_default();
+    let actor_id = str_at(&actor, "/id");
     let res = app
         .post(&format!(
             "/v2/actors/{actor_id}/builds?version=0.1&waitForFinish=60"
@@ -37,7 +34,7 @@ async fn a_build_that_succeeds() {
         .expect("build");
     assert_eq!(res.status(), 201);
     let build = data(res).await;
-    let id = build["id"].as_str().unwrap_or_default();
+    let id = str_at(&build, "/id");
     assert_eq!(build["status"], "SUCCEEDED", "{build}");
     assert!(build["finishedAt"].is_string());
     assert!(
@@ -120,8 +117,8 @@ async fn a_build_that_fails_and_one_that_times_out() {
     .await;
     let failing = app.create_actor("fails").await;
     let slow = app.create_actor_with_files("slow", &[("slow", "")]).await;
-    let failing_id = build(&app, failing["id"].as_str().unwrap_or_default()).await;
-    let slow_id = build(&app, slow["id"].as_str().unwrap_or_default()).await;
+    let failing_id = build(&app, str_at(&failing, "/id")).await;
+    let slow_id = build(&app, str_at(&slow, "/id")).await;
 
     let failed = app.wait_for_status(&failing_id, &["FAILED"], 30).await;
     assert!(failed["finishedAt"].is_string());
@@ -132,13 +129,10 @@ async fn a_build_that_fails_and_one_that_times_out() {
         "{lines:?}"
     );
     let actor = data(
-        app.get(&format!(
-            "/v2/actors/{}",
-            failing["id"].as_str().unwrap_or_default()
-        ))
-        .send()
-        .await
-        .expect("actor"),
+        app.get(&format!("/v2/actors/{}", str_at(&failing, "/id")))
+            .send()
+            .await
+            .expect("actor"),
     )
     .await;
     assert!(
@@ -170,7 +164,7 @@ async fn abort_kills_the_whole_process_group() {
     ])
     .await;
     let actor = app.create_actor("abortable").await;
-    let id = build(&app, actor["id"].as_str().unwrap_or_default()).await;
+    let id = build(&app, str_at(&actor, "/id")).await;
     let deadline = Instant::now() + Duration::from_secs(30);
     while !app.log_lines(&id).await.iter().any(|l| l == "started") {
         assert!(Instant::now() < deadline, "the build never started");
@@ -227,7 +221,7 @@ async fn abort_kills_a_command_that_traps_term() {
     ])
     .await;
     let actor = app.create_actor("stubborn").await;
-    let id = build(&app, actor["id"].as_str().unwrap_or_default()).await;
+    let id = build(&app, str_at(&actor, "/id")).await;
     let deadline = Instant::now() + Duration::from_secs(30);
     while !app.log_lines(&id).await.iter().any(|l| l == "started") {
         assert!(Instant::now() < deadline, "the build never started");
@@ -265,7 +259,7 @@ async fn abort_racing_the_finish() {
     ])
     .await;
     let actor = app.create_actor("racing").await;
-    let actor_id = actor["id"].as_str().unwrap_or_default().to_owned();
+    let actor_id = str_at(&actor, "/id").to_owned();
     let mut outcomes = std::collections::BTreeMap::<String, usize>::new();
     for batch in 0..20 {
         let runs = (0..10).map(|i| {
@@ -289,7 +283,7 @@ async fn abort_racing_the_finish() {
             let end = app
                 .wait_for_status(&id, &["SUCCEEDED", "ABORTED", "FAILED"], 60)
                 .await;
-            let status = end["status"].as_str().unwrap_or_default().to_owned();
+            let status = str_at(&end, "/status").to_owned();
             assert_ne!(status, "FAILED", "{id}");
             let lines = app.log_lines(&id).await;
             let aborted_lines = lines
@@ -312,10 +306,7 @@ async fn abort_racing_the_finish() {
             }
             assert!(end["finishedAt"].is_string());
             *outcomes
-                .entry(format!(
-                    "{} -> {status}",
-                    answer["status"].as_str().unwrap_or_default()
-                ))
+                .entry(format!("{} -> {status}", str_at(&answer, "/status")))
                 .or_default() += 1;
         }
     }
@@ -340,7 +331,7 @@ async fn streamed_log() {
     ])
     .await;
     let actor = app.create_actor("streaming").await;
-    let id = build(&app, actor["id"].as_str().unwrap_or_default()).await;
+    let id = build(&app, str_at(&actor, "/id")).await;
     let mut res = app
         .get(&format!("/v2/actor-builds/{id}/log?stream=1"))
         .send()
@@ -403,7 +394,7 @@ async fn log_cap_and_log_errors() {
     ])
     .await;
     let actor = app.create_actor("chatty").await;
-    let id = build(&app, actor["id"].as_str().unwrap_or_default()).await;
+    let id = build(&app, str_at(&actor, "/id")).await;
     app.wait_for_status(&id, &["SUCCEEDED"], 30).await;
     let lines = app.log_lines(&id).await;
     assert!(lines.iter().any(|l| l.contains("log was cut")), "{lines:?}");
@@ -422,7 +413,7 @@ async fn log_cap_and_log_errors() {
     // A build with no log yet: 200 and an empty body.
     let other = spawn_app_with(&[]).await;
     let actor = other.create_actor("quiet").await;
-    let quiet = build(&other, actor["id"].as_str().unwrap_or_default()).await;
+    let quiet = build(&other, str_at(&actor, "/id")).await;
     let res = other
         .get(&format!("/v2/actor-builds/{quiet}/log"))
         .send()
@@ -448,8 +439,8 @@ async fn shutdown_aborts_what_is_left() {
     let quick = app
         .create_actor_with_files("quick-at-shutdown", &[("quick", "")])
         .await;
-    let slow_id = build(&app, slow["id"].as_str().unwrap_or_default()).await;
-    let quick_id = build(&app, quick["id"].as_str().unwrap_or_default()).await;
+    let slow_id = build(&app, str_at(&slow, "/id")).await;
+    let quick_id = build(&app, str_at(&quick, "/id")).await;
     app.wait_for_status(&slow_id, &["RUNNING"], 30).await;
     app.wait_for_status(&quick_id, &["RUNNING", "SUCCEEDED"], 30)
         .await;

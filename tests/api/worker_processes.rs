@@ -7,7 +7,7 @@ use std::time::{Duration, Instant};
 use actor_builds::domain::BuildStatus;
 use actor_builds::storage::{logs, queue};
 
-use crate::helpers::{data, spawn_app, TestApp};
+use crate::helpers::{data, spawn_app, str_at, TestApp};
 
 /// A worker process (`actor-builds worker`) over the test app's database.
 fn spawn_worker(app: &TestApp, slots: &str, command: &str) -> Child {
@@ -73,7 +73,7 @@ async fn create_builds(app: &TestApp, actor_id: &str, n: usize) -> Vec<String> {
 async fn two_worker_processes_claim_each_build_once() {
     let app = spawn_app().await;
     let actor = app.create_actor("shared-queue").await;
-    let actor_id = actor["id"].as_str().unwrap_or_default().to_owned();
+    let actor_id = str_at(&actor, "/id").to_owned();
     let _workers = Reaped(vec![
         spawn_worker(&app, "4", "sleep 0.02"),
         spawn_worker(&app, "4", "sleep 0.02"),
@@ -130,7 +130,7 @@ async fn two_worker_processes_claim_each_build_once() {
 async fn builds_of_a_killed_worker_are_rescued() {
     let app = spawn_app().await;
     let actor = app.create_actor("orphaned").await;
-    let actor_id = actor["id"].as_str().unwrap_or_default().to_owned();
+    let actor_id = str_at(&actor, "/id").to_owned();
     let pid_dir = app.work_dir.join("pids");
     std::fs::create_dir_all(&pid_dir).expect("pid dir");
     let command = format!(
@@ -143,7 +143,7 @@ async fn builds_of_a_killed_worker_are_rescued() {
         app.create_build(&actor_id).await,
         app.create_build(&actor_id).await,
     ]
-    .map(|b| b["id"].as_str().unwrap_or_default().to_owned());
+    .map(|b| str_at(&b, "/id").to_owned());
     for id in &ids {
         let deadline = Instant::now() + Duration::from_secs(30);
         while !app.log_lines(id).await.iter().any(|l| l == "started") {
@@ -272,12 +272,7 @@ async fn sigterm_ends_running_builds_before_exit() {
         .stdout(Stdio::null())
         .spawn()
         .expect("serve");
-    let id = app
-        .create_build(actor["id"].as_str().unwrap_or_default())
-        .await["id"]
-        .as_str()
-        .unwrap_or_default()
-        .to_owned();
+    let id = str_at(&app.create_build(str_at(&actor, "/id")).await, "/id").to_owned();
     let deadline = Instant::now() + Duration::from_secs(30);
     while !app.log_lines(&id).await.iter().any(|l| l == "started") {
         assert!(Instant::now() < deadline, "never started");
