@@ -436,6 +436,33 @@ pub async fn data(res: reqwest::Response) -> Value {
     body["data"].clone()
 }
 
+/// The sum of the samples in the metrics `text` of series `name` whose labels include every one
+/// of `labels` (0 when there is none). The recorder is the process's, fed by every test's app:
+/// compare a reading taken before the test acts with one taken after, on series the test's own
+/// requests make.
+pub fn metric_sum(text: &str, name: &str, labels: &[(&str, &str)]) -> f64 {
+    let has_label = |all: &str, key: &str, value: &str| {
+        let pair = format!("{key}=\"{value}\"");
+        all == pair
+            || all.starts_with(&format!("{pair},"))
+            || all.ends_with(&format!(",{pair}"))
+            || all.contains(&format!(",{pair},"))
+    };
+    text.lines()
+        .filter(|l| !l.starts_with('#'))
+        .filter_map(|l| {
+            let (series, value) = l.rsplit_once(' ')?;
+            let (series_name, all) = match series.split_once('{') {
+                Some((n, rest)) => (n, rest.strip_suffix('}')?),
+                None => (series, ""),
+            };
+            (series_name == name && labels.iter().all(|(k, v)| has_label(all, k, v)))
+                .then(|| value.trim().parse::<f64>().ok())
+                .flatten()
+        })
+        .sum()
+}
+
 /// True when the text is an ISO-8601 UTC timestamp with milliseconds and `Z`.
 pub fn is_timestamp(v: &Value) -> bool {
     v.as_str().is_some_and(|s| {
