@@ -152,12 +152,13 @@ async fn a_build_that_fails_and_one_that_times_out() {
 }
 
 /// Abort of a running build whose command started a child and a grandchild: ABORTING at once,
-/// then ABORTED, and no process of the group is left.
+/// then ABORTED, and no process of the group is left. The grace is far longer than the test may
+/// wait, so ABORTED means that SIGTERM alone ended the group.
 #[tokio::test]
 async fn abort_kills_the_whole_process_group() {
     let app = spawn_app_with(&[
         ("WORKER_CONCURRENCY", "1"),
-        ("ABORT_GRACE_SECS", "5"),
+        ("ABORT_GRACE_SECS", "600"),
         // Pids read from inside the build are the host's only without a PID namespace.
         ("BUILD_ISOLATION", "processes"),
         ("BUILD_COMMAND", "echo $$ > pids; sleep 300 & echo $! >> pids; (sleep 300 & echo $! >> pids; wait) & echo $! >> pids; sleep 0.1; cp pids ../pids-$ACTOR_BUILD_ID; echo started; wait"),
@@ -181,7 +182,6 @@ async fn abort_kills_the_whole_process_group() {
         "all running before the abort"
     );
 
-    let aborted_at = Instant::now();
     let res = app
         .post(&format!("/v2/actor-builds/{id}/abort"))
         .send()
@@ -189,11 +189,8 @@ async fn abort_kills_the_whole_process_group() {
         .expect("abort");
     assert_eq!(res.status(), 200);
     assert_eq!(data(res).await["status"], "ABORTING");
-    let build = app.wait_for_status(&id, &["ABORTED"], 30).await;
-    assert!(
-        aborted_at.elapsed() < Duration::from_secs(4),
-        "sleep exits on SIGTERM: no need to wait for the grace"
-    );
+    // sleep exits on SIGTERM: ABORTED long before the grace would let SIGKILL come.
+    let build = app.wait_for_status(&id, &["ABORTED"], 120).await;
     assert!(build["finishedAt"].is_string());
     assert_eq!(build["abortedBy"], app.user_id.as_str());
     for pid in &pids {
@@ -215,7 +212,7 @@ async fn abort_kills_the_whole_process_group() {
 async fn abort_kills_a_command_that_traps_term() {
     let app = spawn_app_with(&[
         ("WORKER_CONCURRENCY", "1"),
-        ("ABORT_GRACE_SECS", "1"),
+        ("ABORT_GRACE_SECS", "3"),
         ("BUILD_ISOLATION", "processes"),
         ("BUILD_COMMAND", "trap '' TERM; sleep 300 & echo $! > ../pid-$ACTOR_BUILD_ID; echo started; while true; do sleep 0.1; done"),
     ])
@@ -239,9 +236,9 @@ async fn abort_kills_a_command_that_traps_term() {
     // Still ABORTING during the grace period.
     tokio::time::sleep(Duration::from_millis(500)).await;
     assert_eq!(app.db_status(&id).await, "ABORTING");
-    app.wait_for_status(&id, &["ABORTED"], 30).await;
+    app.wait_for_status(&id, &["ABORTED"], 60).await;
     assert!(
-        aborted_at.elapsed() >= Duration::from_secs(1),
+        aborted_at.elapsed() >= Duration::from_secs(3),
         "SIGKILL came only after the grace"
     );
     assert!(
@@ -428,7 +425,7 @@ async fn log_cap_and_log_errors() {
 async fn shutdown_aborts_what_is_left() {
     let mut app = spawn_app_with(&[
         ("WORKER_CONCURRENCY", "2"),
-        ("SHUTDOWN_GRACE_SECS", "0.5"),
+        ("SHUTDOWN_GRACE_SECS", "2"),
         (
             "BUILD_COMMAND",
             "if [ -f quick ]; then sleep 0.2; else sleep 300; fi",
