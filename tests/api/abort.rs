@@ -3,14 +3,14 @@ use std::collections::HashSet;
 use reqwest::header::CONTENT_TYPE;
 use serde_json::Value;
 
-use crate::helpers::{data, error_type, is_timestamp, spawn_app};
+use crate::helpers::{data, error_type, is_timestamp, spawn_app, str_at};
 
 /// Every row of the abort table: status before → status after, and whether finishedAt is set.
 #[tokio::test]
 async fn abort_of_each_status() {
     let app = spawn_app().await;
     let actor = app.create_actor("abort-table").await;
-    let actor_id = actor["id"].as_str().unwrap_or_default();
+    let actor_id = str_at(&actor, "/id");
     let table = [
         ("READY", "ABORTED", true),
         ("RUNNING", "ABORTING", false),
@@ -23,7 +23,7 @@ async fn abort_of_each_status() {
     ];
     for (before, after, finished) in table {
         let build = app.create_build(actor_id).await;
-        let id = build["id"].as_str().unwrap_or_default();
+        let id = str_at(&build, "/id");
         app.force_status(id, before).await;
         let finished_before: Option<chrono::DateTime<chrono::Utc>> =
             sqlx::query_scalar("SELECT finished_at FROM builds WHERE id = $1")
@@ -92,10 +92,8 @@ async fn abort_of_each_status() {
 async fn abort_answers_the_full_build() {
     let app = spawn_app().await;
     let actor = app.create_actor("abort-full").await;
-    let build = app
-        .create_build(actor["id"].as_str().unwrap_or_default())
-        .await;
-    let id = build["id"].as_str().unwrap_or_default();
+    let build = app.create_build(str_at(&actor, "/id")).await;
+    let id = str_at(&build, "/id");
     let body = data(
         app.post(&format!("/v2/actor-builds/{id}/abort"))
             .send()
@@ -136,10 +134,8 @@ async fn abort_answers_the_full_build() {
 async fn abort_refuses_strangers_and_missing_tokens() {
     let app = spawn_app().await;
     let actor = app.create_actor("abort-auth").await;
-    let build = app
-        .create_build(actor["id"].as_str().unwrap_or_default())
-        .await;
-    let id = build["id"].as_str().unwrap_or_default();
+    let build = app.create_build(str_at(&actor, "/id")).await;
+    let id = str_at(&build, "/id");
     let path = format!("/v2/actor-builds/{id}/abort");
 
     let res = app
@@ -196,11 +192,11 @@ async fn abort_refuses_strangers_and_missing_tokens() {
 async fn abort_through_the_actor_path_and_with_odd_bodies() {
     let app = spawn_app().await;
     let actor = app.create_actor("abort-paths").await;
-    let actor_id = actor["id"].as_str().unwrap_or_default();
+    let actor_id = str_at(&actor, "/id");
 
     // The JS client: a form content type and no body.
     let build = app.create_build(actor_id).await;
-    let id = build["id"].as_str().unwrap_or_default();
+    let id = str_at(&build, "/id");
     let res = app
         .post(&format!("/v2/actors/{actor_id}/builds/{id}/abort"))
         .header(CONTENT_TYPE, "application/x-www-form-urlencoded")
@@ -212,7 +208,7 @@ async fn abort_through_the_actor_path_and_with_odd_bodies() {
 
     // The legacy /v2/acts path with username~name, and a body that is not JSON at all.
     let build = app.create_build(actor_id).await;
-    let id = build["id"].as_str().unwrap_or_default();
+    let id = str_at(&build, "/id");
     app.force_status(id, "RUNNING").await;
     let res = app
         .post(&format!("/v2/acts/jane~abort-paths/builds/{id}/abort"))
@@ -229,7 +225,7 @@ async fn abort_through_the_actor_path_and_with_odd_bodies() {
     let res = app
         .post(&format!(
             "/v2/actors/{}/builds/{id}/abort",
-            other["id"].as_str().unwrap_or_default()
+            str_at(&other, "/id")
         ))
         .send()
         .await
@@ -243,10 +239,8 @@ async fn abort_without_content_length() {
     use tokio::io::{AsyncReadExt, AsyncWriteExt};
     let app = spawn_app().await;
     let actor = app.create_actor("abort-raw").await;
-    let build = app
-        .create_build(actor["id"].as_str().unwrap_or_default())
-        .await;
-    let id = build["id"].as_str().unwrap_or_default();
+    let build = app.create_build(str_at(&actor, "/id")).await;
+    let id = str_at(&build, "/id");
     let host = app.address.trim_start_matches("http://").to_owned();
     let mut stream = tokio::net::TcpStream::connect(&host)
         .await
@@ -267,10 +261,8 @@ async fn abort_without_content_length() {
 async fn concurrent_aborts_make_one_move() {
     let app = spawn_app().await;
     let actor = app.create_actor("abort-race").await;
-    let build = app
-        .create_build(actor["id"].as_str().unwrap_or_default())
-        .await;
-    let id = build["id"].as_str().unwrap_or_default().to_owned();
+    let build = app.create_build(str_at(&actor, "/id")).await;
+    let id = str_at(&build, "/id").to_owned();
     app.force_status(&id, "RUNNING").await;
 
     let aborts = (0..50).map(|_| {
@@ -299,10 +291,8 @@ async fn concurrent_aborts_make_one_move() {
 async fn abort_notifies_on_commit() {
     let app = spawn_app().await;
     let actor = app.create_actor("abort-notify").await;
-    let build = app
-        .create_build(actor["id"].as_str().unwrap_or_default())
-        .await;
-    let id = build["id"].as_str().unwrap_or_default();
+    let build = app.create_build(str_at(&actor, "/id")).await;
+    let id = str_at(&build, "/id");
     app.force_status(id, "RUNNING").await;
     let mut listener = sqlx::postgres::PgListener::connect_with(&app.pool)
         .await

@@ -1,7 +1,7 @@
 use reqwest::Method;
 use serde_json::json;
 
-use crate::helpers::{data, error_type, is_timestamp, spawn_app};
+use crate::helpers::{data, error_type, is_timestamp, spawn_app, str_at};
 
 #[tokio::test]
 async fn create_and_get_an_actor_every_way() {
@@ -21,7 +21,7 @@ async fn create_and_get_an_actor_every_way() {
         .expect("create");
     assert_eq!(res.status(), 201);
     let actor = data(res).await;
-    let id = actor["id"].as_str().unwrap_or_default().to_owned();
+    let id = str_at(&actor, "/id").to_owned();
     assert_eq!(id.len(), 17);
     assert_eq!(actor["name"], "my-actor");
     assert_eq!(actor["username"], "jane");
@@ -137,7 +137,7 @@ async fn list_actors() {
     let app = spawn_app().await;
     let a = app.create_actor("first-actor").await;
     let b = app.create_actor("second-actor").await;
-    app.create_build(a["id"].as_str().unwrap_or_default()).await;
+    app.create_build(str_at(&a, "/id")).await;
     let list = data(
         app.get("/v2/actors?my=1&sortBy=createdAt&desc=1")
             .send()
@@ -185,9 +185,9 @@ async fn list_actors() {
 async fn update_actor_and_its_tags() {
     let app = spawn_app().await;
     let actor = app.create_actor("to-update").await;
-    let id = actor["id"].as_str().unwrap_or_default();
+    let id = str_at(&actor, "/id");
     let build = app.create_build(id).await;
-    let build_id = build["id"].as_str().unwrap_or_default();
+    let build_id = str_at(&build, "/id");
 
     let res = app
         .request(Method::PUT, &format!("/v2/actors/{id}"))
@@ -258,9 +258,9 @@ async fn update_actor_and_its_tags() {
 async fn delete_actor_takes_its_builds() {
     let app = spawn_app().await;
     let actor = app.create_actor("to-delete").await;
-    let id = actor["id"].as_str().unwrap_or_default();
+    let id = str_at(&actor, "/id");
     let build = app.create_build(id).await;
-    let build_id = build["id"].as_str().unwrap_or_default();
+    let build_id = str_at(&build, "/id");
     app.force_status(build_id, "SUCCEEDED").await;
     app.request(Method::PUT, &format!("/v2/actors/{id}"))
         .json(&json!({"taggedBuilds": {"latest": {"buildId": build_id}}}))

@@ -3,13 +3,13 @@ use std::collections::BTreeSet;
 use reqwest::header::LOCATION;
 use serde_json::Value;
 
-use crate::helpers::{data, error_type, is_timestamp, spawn_app};
+use crate::helpers::{data, error_type, is_timestamp, spawn_app, str_at};
 
 #[tokio::test]
 async fn create_build_answers_a_ready_build() {
     let app = spawn_app().await;
     let actor = app.create_actor("build-shape").await;
-    let actor_id = actor["id"].as_str().unwrap_or_default();
+    let actor_id = str_at(&actor, "/id");
     let res = app
         .post(&format!(
             "/v2/actors/{actor_id}/builds?version=0.1&useCache=1&betaPackages=TRUE&tag=beta"
@@ -26,7 +26,7 @@ async fn create_build_answers_a_ready_build() {
         .and_then(|v| v.to_str().ok())
         .map(str::to_owned);
     let build = data(res).await;
-    let id = build["id"].as_str().unwrap_or_default();
+    let id = str_at(&build, "/id");
     assert_eq!(location, Some(format!("/v2/actor-builds/{id}")));
     assert_eq!(id.len(), 17);
     assert!(id.chars().all(|c| c.is_ascii_alphanumeric()));
@@ -81,7 +81,7 @@ async fn create_build_answers_a_ready_build() {
 async fn create_build_errors() {
     let app = spawn_app().await;
     let actor = app.create_actor("build-errors").await;
-    let actor_id = actor["id"].as_str().unwrap_or_default();
+    let actor_id = str_at(&actor, "/id");
     for (query, status, kind) in [
         ("", 400, "invalid-parameter"),
         ("?version=1", 400, "invalid-parameter"),
@@ -118,7 +118,7 @@ async fn create_build_errors() {
 async fn concurrent_builds_are_numbered_without_gaps() {
     let app = spawn_app().await;
     let actor = app.create_actor("build-numbers").await;
-    let actor_id = actor["id"].as_str().unwrap_or_default().to_owned();
+    let actor_id = str_at(&actor, "/id").to_owned();
     let creations = (0..20).map(|_| {
         let req = app.post(&format!("/v2/actors/{actor_id}/builds?version=0.1"));
         async move {
@@ -142,9 +142,9 @@ async fn concurrent_builds_are_numbered_without_gaps() {
 async fn get_build_with_and_without_token() {
     let app = spawn_app().await;
     let actor = app.create_actor("build-get").await;
-    let actor_id = actor["id"].as_str().unwrap_or_default();
+    let actor_id = str_at(&actor, "/id");
     let build = app.create_build(actor_id).await;
-    let id = build["id"].as_str().unwrap_or_default();
+    let id = str_at(&build, "/id");
 
     let got = data(
         app.get(&format!("/v2/actor-builds/{id}"))
@@ -213,8 +213,8 @@ async fn list_builds_of_user_and_of_actor() {
     let app = spawn_app().await;
     let first = app.create_actor("list-one").await;
     let second = app.create_actor("list-two").await;
-    let first_id = first["id"].as_str().unwrap_or_default();
-    let second_id = second["id"].as_str().unwrap_or_default();
+    let first_id = str_at(&first, "/id");
+    let second_id = str_at(&second, "/id");
     let a = app.create_build(first_id).await;
     let b = app.create_build(second_id).await;
     let c = app.create_build(first_id).await;
@@ -223,8 +223,10 @@ async fn list_builds_of_user_and_of_actor() {
     assert_eq!(all["total"], 3);
     let ids: Vec<&Value> = all["items"]
         .as_array()
-        .map(|v| v.iter().map(|b| &b["id"]).collect())
-        .unwrap_or_default();
+        .unwrap_or_else(|| panic!("no items: {all}"))
+        .iter()
+        .map(|b| &b["id"])
+        .collect();
     assert_eq!(ids, vec![&a["id"], &b["id"], &c["id"]]);
     let item = &all["items"][0];
     for field in [
@@ -282,9 +284,9 @@ async fn list_builds_of_user_and_of_actor() {
 async fn delete_build_only_when_finished_and_untagged() {
     let app = spawn_app().await;
     let actor = app.create_actor("build-delete").await;
-    let actor_id = actor["id"].as_str().unwrap_or_default();
+    let actor_id = str_at(&actor, "/id");
     let build = app.create_build(actor_id).await;
-    let id = build["id"].as_str().unwrap_or_default();
+    let id = str_at(&build, "/id");
     let delete = |id: String| {
         app.request(reqwest::Method::DELETE, &format!("/v2/actor-builds/{id}"))
             .send()

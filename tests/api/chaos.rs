@@ -61,3 +61,23 @@ impl ChaosProxy {
         self.up.store(true, Ordering::SeqCst);
     }
 }
+
+#[cfg(test)]
+mod tests {
+    use crate::helpers::proxied_url;
+
+    #[test]
+    fn the_proxied_url_keeps_all_but_the_server() {
+        assert_eq!(
+            proxied_url("postgres://postgres@127.0.0.1:5432/test_x", 40001),
+            "postgres://postgres@127.0.0.1:40001/test_x"
+        );
+        assert_eq!(
+            proxied_url(
+                "postgres://jane:pw@db.example.com/test_y?sslmode=disable&host=/run/pg&port=6000",
+                40002
+            ),
+            "postgres://jane:pw@127.0.0.1:40002/test_y?sslmode=disable"
+        );
+    }
+}

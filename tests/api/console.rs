@@ -8,7 +8,7 @@ use reqwest::header::{CONTENT_TYPE, COOKIE, LOCATION, SET_COOKIE};
 use reqwest::{RequestBuilder, Response, StatusCode};
 use serde_json::{json, Value};
 
-use crate::helpers::{spawn_app, spawn_app_with, TestApp};
+use crate::helpers::{spawn_app, spawn_app_with, str_at, TestApp};
 
 /// A client that shows redirects instead of following them.
 fn no_redirects() -> reqwest::Client {
@@ -118,7 +118,7 @@ impl<'a> Console<'a> {
 }
 
 fn id_of(v: &Value) -> String {
-    v["id"].as_str().unwrap_or_default().to_owned()
+    str_at(v, "/id").to_owned()
 }
 
 #[tokio::test]

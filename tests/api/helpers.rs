@@ -48,17 +48,43 @@ pub async fn fresh_database() -> (String, String) {
     conn.execute(format!("CREATE DATABASE \"{name}\"").as_str())
         .await
         .expect("create test database");
-    let options = PgConnectOptions::from_str(&admin)
-        .expect("DATABASE_URL")
-        .database(&name);
-    let url = format!(
-        "postgres://{}@{}:{}/{}",
-        options.get_username(),
-        options.get_host(),
-        options.get_port(),
-        name
+    let mut url = url::Url::parse(&admin).expect("DATABASE_URL is a URL");
+    url.set_path(&format!("/{name}"));
+    (name, url.to_string())
+}
+
+/// `database_url` with the proxy on 127.0.0.1:`port` in place of the server: the rest of it
+/// (user, password, database, parameters) is kept.
+pub fn proxied_url(database_url: &str, port: u16) -> String {
+    let mut url = url::Url::parse(database_url).expect("a database URL");
+    // A host or port given as a parameter would win over the URL's own.
+    let kept: Vec<(String, String)> = url
+        .query_pairs()
+        .filter(|(k, _)| !matches!(k.as_ref(), "host" | "hostaddr" | "port"))
+        .map(|(k, v)| (k.into_owned(), v.into_owned()))
+        .collect();
+    url.set_query(None);
+    if !kept.is_empty() {
+        url.query_pairs_mut().extend_pairs(kept);
+    }
+    url.set_host(Some("127.0.0.1")).expect("a host");
+    url.set_port(Some(port)).expect("a port");
+    url.to_string()
+}
+
+/// `host:port` of the Postgres server that `DATABASE_URL` names.
+pub fn database_server() -> String {
+    let options = PgConnectOptions::from_str(&admin_url()).expect("DATABASE_URL");
+    let host = options.get_host();
+    assert!(
+        !host.starts_with('/'),
+        "a proxy needs Postgres over TCP, not the socket {host}"
     );
-    (name, url)
+    if host.contains(':') && !host.starts_with('[') {
+        format!("[{host}]:{}", options.get_port())
+    } else {
+        format!("{host}:{}", options.get_port())
+    }
 }
 
 /// Drops a database made by [`fresh_database`], whoever is still connected.
@@ -91,7 +117,7 @@ pub async fn spawn_app_with_executor(
 
 /// The app with its database reached through a proxy of the test's own, which can cut it.
 pub async fn spawn_app_behind_proxy(env: &[(&str, &str)]) -> (TestApp, ChaosProxy) {
-    let proxy = ChaosProxy::start("127.0.0.1:5432").await;
+    let proxy = ChaosProxy::start(&database_server()).await;
     let app = spawn(env, Some(proxy.port())).await;
     (app, proxy)
 }
@@ -108,7 +134,7 @@ async fn spawn_with(
     let (db_name, url) = fresh_database().await;
     let work_dir = std::env::temp_dir().join(format!("actor-builds-{db_name}"));
     let app_url = match through_port {
-        Some(port) => url.replacen(":5432/", &format!(":{port}/"), 1),
+        Some(port) => proxied_url(&url, port),
         None => url.clone(),
     };
     let mut vars: Vec<(String, String)> = vec![
@@ -398,9 +424,45 @@ pub async fn error_type(res: reqwest::Response) -> String {
         .to_owned()
 }
 
+/// The string at `pointer` (a JSON pointer: `/id`, `/data/items/0/id`). A missing field fails
+/// here, naming it, rather than as an empty id and a 404 further on.
+#[track_caller]
+pub fn str_at<'a>(v: &'a Value, pointer: &str) -> &'a str {
+    v.pointer(pointer)
+        .and_then(Value::as_str)
+        .unwrap_or_else(|| panic!("no string at {pointer} in {v}"))
+}
+
 pub async fn data(res: reqwest::Response) -> Value {
     let body: Value = res.json().await.expect("JSON body");
     body["data"].clone()
+}
+
+/// The sum of the samples in the metrics `text` of series `name` whose labels include every one
+/// of `labels` (0 when there is none). The recorder is the process's, fed by every test's app:
+/// compare a reading taken before the test acts with one taken after, on series the test's own
+/// requests make.
+pub fn metric_sum(text: &str, name: &str, labels: &[(&str, &str)]) -> f64 {
+    let has_label = |all: &str, key: &str, value: &str| {
+        let pair = format!("{key}=\"{value}\"");
+        all == pair
+            || all.starts_with(&format!("{pair},"))
+            || all.ends_with(&format!(",{pair}"))
+            || all.contains(&format!(",{pair},"))
+    };
+    text.lines()
+        .filter(|l| !l.starts_with('#'))
+        .filter_map(|l| {
+            let (series, value) = l.rsplit_once(' ')?;
+            let (series_name, all) = match series.split_once('{') {
+                Some((n, rest)) => (n, rest.strip_suffix('}')?),
+                None => (series, ""),
+            };
+            (series_name == name && labels.iter().all(|(k, v)| has_label(all, k, v)))
+                .then(|| value.trim().parse::<f64>().ok())
+                .flatten()
+        })
+        .sum()
 }
 
 /// True when the text is an ISO-8601 UTC timestamp with milliseconds and `Z`.

@@ -6,7 +6,7 @@ use std::time::{Duration, Instant};
 use actor_builds::worker::executor::live_with_cmdline;
 use serde_json::{json, Value};
 
-use crate::helpers::{data, spawn_app_with, TestApp};
+use crate::helpers::{data, spawn_app_with, str_at, TestApp};
 use crate::worker_processes::spawn_worker_isolated;
 
 fn mark() -> String {
@@ -54,10 +54,7 @@ async fn wait_started(app: &TestApp, id: &str) {
 }
 
 async fn new_build(app: &TestApp, actor_id: &str) -> String {
-    app.create_build(actor_id).await["id"]
-        .as_str()
-        .unwrap_or_default()
-        .to_owned()
+    str_at(&app.create_build(actor_id).await, "/id").to_owned()
 }
 
 async fn abort_escaping_builds(isolation: &str, total: usize) {
@@ -71,7 +68,7 @@ async fn abort_escaping_builds(isolation: &str, total: usize) {
     ])
     .await;
     let actor = app.create_actor("escapes").await;
-    let actor_id = actor["id"].as_str().unwrap_or_default().to_owned();
+    let actor_id = str_at(&actor, "/id").to_owned();
     for batch in 0..total / 8 {
         let runs = (0..8).map(|_| async {
             let id = new_build(&app, &actor_id).await;
@@ -112,8 +109,8 @@ async fn exit_and_timeout_leave_nothing(isolation: &str) {
     .await;
     let quick = app.create_actor("quick").await;
     let slow = app.create_actor_with_files("slow", &[("slow", "x")]).await;
-    let quick_id = new_build(&app, quick["id"].as_str().unwrap_or_default()).await;
-    let slow_id = new_build(&app, slow["id"].as_str().unwrap_or_default()).await;
+    let quick_id = new_build(&app, str_at(&quick, "/id")).await;
+    let slow_id = new_build(&app, str_at(&slow, "/id")).await;
     let quick_build = app.wait_for_status(&quick_id, &["SUCCEEDED"], 30).await;
     assert_eq!(quick_build["status"], "SUCCEEDED");
     app.wait_for_status(&slow_id, &["TIMED-OUT"], 30).await;
@@ -142,7 +139,7 @@ async fn a_killed_worker_leaves_no_build_process() {
         "namespaces",
     );
     let actor = app.create_actor("orphans").await;
-    let actor_id = actor["id"].as_str().unwrap_or_default().to_owned();
+    let actor_id = str_at(&actor, "/id").to_owned();
     let ids = [
         new_build(&app, &actor_id).await,
         new_build(&app, &actor_id).await,
@@ -180,10 +177,10 @@ async fn a_build_cannot_see_other_builds_or_the_worker() {
         .create_actor_with_files("waiter", &[("waiter", "x")])
         .await;
     let peeker = app.create_actor("peeker").await;
-    let waiter_id = new_build(&app, waiter["id"].as_str().unwrap_or_default()).await;
+    let waiter_id = new_build(&app, str_at(&waiter, "/id")).await;
     wait_started(&app, &waiter_id).await;
     assert!(!live_with_cmdline(&mark).is_empty(), "the host sees it");
-    let peeker_id = new_build(&app, peeker["id"].as_str().unwrap_or_default()).await;
+    let peeker_id = new_build(&app, str_at(&peeker, "/id")).await;
     app.wait_for_status(&peeker_id, &["SUCCEEDED"], 30).await;
     let lines = app.log_lines(&peeker_id).await;
     assert!(lines.iter().any(|l| l == "seen=0"), "{lines:?}");
@@ -227,7 +224,7 @@ async fn version_variables_are_build_arguments_only() {
         .expect("create");
     assert_eq!(res.status(), 201);
     let actor: Value = data(res).await;
-    let id = new_build(&app, actor["id"].as_str().unwrap_or_default()).await;
+    let id = new_build(&app, str_at(&actor, "/id")).await;
     let build = app.wait_for_status(&id, &["SUCCEEDED", "FAILED"], 30).await;
     let lines = app.log_lines(&id).await;
     assert_eq!(build["status"], "SUCCEEDED", "{lines:?}");

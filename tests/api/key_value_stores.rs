@@ -8,7 +8,7 @@ use reqwest::header::{CONTENT_ENCODING, CONTENT_TYPE};
 use reqwest::Method;
 use serde_json::{json, Value};
 
-use crate::helpers::{data, error_type, is_timestamp, spawn_app, spawn_app_with, TestApp};
+use crate::helpers::{data, error_type, is_timestamp, spawn_app, spawn_app_with, str_at, TestApp};
 
 /// A URL-signing secret and signatures computed for it by node with @apify/utilities 2.35.11:
 /// `createHmacSignature(SECRET, "version-0.0.zip")` and
@@ -47,7 +47,7 @@ async fn put(app: &TestApp, store_id: &str, key: &str, content_type: &str, body:
 async fn known_store(app: &TestApp) -> String {
     let store = create_store(app, "signed").await;
     sqlx::query("UPDATE key_value_stores SET id = $2, url_signing_secret_key = $3 WHERE id = $1")
-        .bind(store["id"].as_str().unwrap_or_default())
+        .bind(str_at(&store, "/id"))
         .bind(STORE_ID)
         .bind(SECRET)
         .execute(&app.pool)
@@ -69,7 +69,7 @@ fn brotli(bytes: &[u8]) -> Vec<u8> {
 async fn get_or_create_by_name() {
     let app = spawn_app().await;
     let store = create_store(&app, "actor-abc-source").await;
-    let id = store["id"].as_str().unwrap_or_default().to_owned();
+    let id = str_at(&store, "/id").to_owned();
     assert_eq!(id.len(), 17);
     assert_eq!(store["name"], "actor-abc-source");
     assert_eq!(store["userId"], app.user_id.as_str());
@@ -80,7 +80,7 @@ async fn get_or_create_by_name() {
     assert_eq!(store["actId"], Value::Null);
     assert_eq!(store["actRunId"], Value::Null);
     assert_eq!(store["stats"]["writeCount"], 0);
-    let secret = store["urlSigningSecretKey"].as_str().unwrap_or_default();
+    let secret = str_at(&store, "/urlSigningSecretKey");
     assert!(secret.len() >= 20, "{store}");
 
     // The same name again: the same store, 200.
@@ -159,7 +159,7 @@ async fn get_or_create_by_name() {
 async fn records_round_trip_with_their_content_type() {
     let app = spawn_app().await;
     let store = create_store(&app, "files").await;
-    let id = store["id"].as_str().unwrap_or_default();
+    let id = str_at(&store, "/id");
 
     put(
         &app,
@@ -269,7 +269,7 @@ async fn records_round_trip_with_their_content_type() {
 async fn compressed_bodies_are_stored_decoded() {
     let app = spawn_app().await;
     let store = create_store(&app, "compressed").await;
-    let id = store["id"].as_str().unwrap_or_default();
+    let id = str_at(&store, "/id");
     let value: Vec<u8> = b"PK\x03\x04 pretend zip ".repeat(500);
 
     let res = app
@@ -318,7 +318,7 @@ async fn compressed_bodies_are_stored_decoded() {
 async fn records_larger_than_the_limit_are_refused() {
     let app = spawn_app().await;
     let store = create_store(&app, "big").await;
-    let id = store["id"].as_str().unwrap_or_default();
+    let id = str_at(&store, "/id");
     const LIMIT: usize = 9_437_184;
 
     // Exactly the limit fits.
@@ -459,7 +459,7 @@ async fn records_are_read_without_a_token_only_with_a_valid_signature() {
 async fn another_users_store_is_not_found() {
     let app = spawn_app().await;
     let store = create_store(&app, "private").await;
-    let id = store["id"].as_str().unwrap_or_default();
+    let id = str_at(&store, "/id");
     put(&app, id, "secret", "text/plain", b"mine".to_vec()).await;
     let other = app.other_user("joe").await;
     let as_other = |method: Method, path: String| {
@@ -525,8 +525,8 @@ async fn tarball_build_from_a_signed_record_url() {
     // What `apify push` does for large sources: a store per Actor, the zip uploaded brotli
     // compressed, and a tarballUrl signed with the store's secret.
     let store = create_store(&app, "actor-big-source").await;
-    let store_id = store["id"].as_str().unwrap_or_default();
-    let secret = store["urlSigningSecretKey"].as_str().unwrap_or_default();
+    let store_id = str_at(&store, "/id");
+    let secret = str_at(&store, "/urlSigningSecretKey");
     let res = app
         .request(Method::PUT, &record_path(store_id, "version-0.1.zip"))
         .header(CONTENT_TYPE, "application/zip")
@@ -563,7 +563,7 @@ async fn tarball_build_from_a_signed_record_url() {
     let build = data(res).await;
     assert_eq!(build["status"], "SUCCEEDED", "{build}");
     assert_eq!(build["actorDefinition"]["name"], "big");
-    let id = build["id"].as_str().unwrap_or_default();
+    let id = str_at(&build, "/id");
     let lines = app.log_lines(id).await;
     assert!(
         lines.iter().any(|l| l == "from the key-value store"),
@@ -578,7 +578,7 @@ async fn tarball_build_from_a_signed_record_url() {
         .expect("build");
     let build = data(res).await;
     assert_eq!(build["status"], "FAILED", "{build}");
-    let log = app.log(build["id"].as_str().unwrap_or_default()).await;
+    let log = app.log(str_at(&build, "/id")).await;
     assert!(log.contains("HTTP 401"), "{log}");
 }
 

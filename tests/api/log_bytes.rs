@@ -1,7 +1,7 @@
 //! Bytes of a build's output that Postgres `text` refuses (NUL) are replaced in their own line;
 //! the lines around them and the worker's closing line are all kept.
 
-use crate::helpers::spawn_app_with;
+use crate::helpers::{spawn_app_with, str_at};
 
 #[tokio::test]
 async fn a_nul_byte_is_replaced_and_loses_no_line() {
@@ -14,12 +14,7 @@ async fn a_nul_byte_is_replaced_and_loses_no_line() {
     ])
     .await;
     let actor = app.create_actor("nul-bytes").await;
-    let id = app
-        .create_build(actor["id"].as_str().unwrap_or_default())
-        .await["id"]
-        .as_str()
-        .unwrap_or_default()
-        .to_owned();
+    let id = str_at(&app.create_build(str_at(&actor, "/id")).await, "/id").to_owned();
     app.wait_for_status(&id, &["SUCCEEDED"], 20).await;
     let lines = app.log_lines(&id).await;
     let at = |wanted: &str| lines.iter().position(|l| l == wanted);

@@ -10,6 +10,7 @@ mod builds;
 mod chaos;
 mod console;
 mod conventions;
+mod fixtures;
 mod isolation;
 mod key_value_stores;
 mod log_bytes;

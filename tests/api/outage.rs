@@ -2,7 +2,7 @@
 
 use std::time::{Duration, Instant};
 
-use crate::helpers::{error_type, spawn_app_behind_proxy};
+use crate::helpers::{error_type, spawn_app_behind_proxy, str_at};
 
 #[tokio::test]
 async fn requests_answer_503_during_an_outage_and_recover() {
@@ -53,8 +53,8 @@ async fn requests_answer_503_during_an_outage_and_recover() {
             break;
         }
         assert!(
-            restored.elapsed() < Duration::from_secs(5),
-            "not recovered 5 s after the restore"
+            restored.elapsed() < Duration::from_secs(60),
+            "not recovered 60 s after the restore"
         );
         tokio::time::sleep(Duration::from_millis(100)).await;
     }
@@ -69,15 +69,15 @@ async fn builds_survive_an_outage() {
         ("WORKER_CONCURRENCY", "1"),
         ("HEARTBEAT_SECS", "5"),
         ("DATABASE_ACQUIRE_TIMEOUT_MS", "1000"),
-        ("BUILD_COMMAND", "echo started; sleep 1.5; echo done"),
+        (
+            "BUILD_COMMAND",
+            "echo started; sleep 1.5; echo done; touch ../done-$ACTOR_BUILD_ID",
+        ),
     ])
     .await;
     let actor = app.create_actor("outlasting").await;
-    let actor_id = actor["id"].as_str().unwrap_or_default().to_owned();
-    let id = app.create_build(&actor_id).await["id"]
-        .as_str()
-        .unwrap_or_default()
-        .to_owned();
+    let actor_id = str_at(&actor, "/id").to_owned();
+    let id = str_at(&app.create_build(&actor_id).await, "/id").to_owned();
     let deadline = Instant::now() + Duration::from_secs(20);
     while !app.log_lines(&id).await.iter().any(|l| l == "started") {
         assert!(Instant::now() < deadline, "never started");
@@ -86,7 +86,19 @@ async fn builds_survive_an_outage() {
 
     proxy.cut();
     // The command finishes during the outage; its process is left alone and its writes wait.
-    tokio::time::sleep(Duration::from_secs(3)).await;
+    // The outage must stay well within the lease (15 s, the last renewal up to 5 s before the
+    // cut), so the wait for the command's end is bounded by that, not by patience.
+    let done = app.work_dir.join(format!("done-{id}"));
+    let cut = Instant::now();
+    while !done.exists() {
+        assert!(
+            cut.elapsed() < Duration::from_secs(4),
+            "the command did not end during the outage"
+        );
+        tokio::time::sleep(Duration::from_millis(20)).await;
+    }
+    // Long enough for the worker's writes to meet the outage (acquire timeout 1 s).
+    tokio::time::sleep(Duration::from_millis(1500)).await;
     assert_eq!(
         app.db_status(&id).await,
         "RUNNING",
@@ -94,7 +106,7 @@ async fn builds_survive_an_outage() {
     );
     proxy.restore();
 
-    let build = app.wait_for_status(&id, &["SUCCEEDED"], 15).await;
+    let build = app.wait_for_status(&id, &["SUCCEEDED"], 60).await;
     assert!(build["finishedAt"].is_string());
     let lines = app.log_lines(&id).await;
     assert!(
@@ -103,11 +115,8 @@ async fn builds_survive_an_outage() {
     );
 
     // The worker claims new builds after the outage.
-    let next = app.create_build(&actor_id).await["id"]
-        .as_str()
-        .unwrap_or_default()
-        .to_owned();
-    app.wait_for_status(&next, &["SUCCEEDED"], 20).await;
+    let next = str_at(&app.create_build(&actor_id).await, "/id").to_owned();
+    app.wait_for_status(&next, &["SUCCEEDED"], 60).await;
     let wrong: i64 = sqlx::query_scalar("SELECT count(*) FROM builds WHERE status <> 'SUCCEEDED'")
         .fetch_one(&app.pool)
         .await

@@ -7,7 +7,7 @@ use std::sync::Arc;
 use actor_builds::settings::BuildIsolation;
 use actor_builds::worker::executor::{Executor, LocalExecutor, ProcessSpec, StartedProcess};
 
-use crate::helpers::spawn_app_with_executor;
+use crate::helpers::{spawn_app_with_executor, str_at};
 
 /// Panics on the first build it is asked to start; runs the others as usual.
 struct PanicsOnce(AtomicUsize);
@@ -29,11 +29,8 @@ async fn a_panicking_build_ends_failed_and_frees_its_slot() {
     )
     .await;
     let actor = app.create_actor("panicky").await;
-    let actor_id = actor["id"].as_str().unwrap_or_default().to_owned();
-    let first = app.create_build(&actor_id).await["id"]
-        .as_str()
-        .unwrap_or_default()
-        .to_owned();
+    let actor_id = str_at(&actor, "/id").to_owned();
+    let first = str_at(&app.create_build(&actor_id).await, "/id").to_owned();
     app.wait_for_status(&first, &["FAILED"], 20).await;
     let lines = app.log_lines(&first).await;
     assert_eq!(
@@ -42,10 +39,7 @@ async fn a_panicking_build_ends_failed_and_frees_its_slot() {
         "{lines:?}"
     );
     // The one slot is free again: the next build runs.
-    let next = app.create_build(&actor_id).await["id"]
-        .as_str()
-        .unwrap_or_default()
-        .to_owned();
+    let next = str_at(&app.create_build(&actor_id).await, "/id").to_owned();
     app.wait_for_status(&next, &["SUCCEEDED"], 20).await;
     assert!(app.log_lines(&next).await.iter().any(|l| l == "ran"));
 }

@@ -5,7 +5,7 @@ use std::time::{Duration, Instant};
 
 use chrono::{DateTime, Utc};
 
-use crate::helpers::spawn_app_behind_proxy;
+use crate::helpers::{spawn_app_behind_proxy, str_at};
 
 /// Processes whose command line holds `marker`.
 fn processes_with(marker: &str) -> usize {
@@ -37,12 +37,7 @@ async fn a_worker_that_cannot_renew_its_lease_stops_its_build() {
     ])
     .await;
     let actor = app.create_actor("fenced").await;
-    let id = app
-        .create_build(actor["id"].as_str().unwrap_or_default())
-        .await["id"]
-        .as_str()
-        .unwrap_or_default()
-        .to_owned();
+    let id = str_at(&app.create_build(str_at(&actor, "/id")).await, "/id").to_owned();
     let deadline = Instant::now() + Duration::from_secs(20);
     while !app.log_lines(&id).await.iter().any(|l| l == "tick") {
         assert!(Instant::now() < deadline, "never started");

@@ -10,7 +10,7 @@ use std::time::{Duration, Instant};
 use reqwest::Method;
 use serde_json::{json, Value};
 
-use crate::helpers::{data, spawn_app_with, TestApp};
+use crate::helpers::{data, spawn_app_with, str_at, TestApp};
 
 /// Creates an Actor with `version` (as 0.1) and starts a build of it; returns the build id.
 async fn start_build(app: &TestApp, name: &str, version: Value) -> String {
@@ -24,10 +24,8 @@ async fn start_build(app: &TestApp, name: &str, version: Value) -> String {
         .expect("actor");
     assert_eq!(res.status(), 201, "create actor {name}");
     let actor = data(res).await;
-    let build = app
-        .create_build(actor["id"].as_str().unwrap_or_default())
-        .await;
-    build["id"].as_str().unwrap_or_default().to_owned()
+    let build = app.create_build(str_at(&actor, "/id")).await;
+    str_at(&build, "/id").to_owned()
 }
 
 async fn build_to_end(app: &TestApp, name: &str, version: Value) -> (Value, String) {
@@ -172,8 +170,8 @@ async fn own_record_urls_are_read_from_storage() {
         .await
         .expect("store");
     let store = data(res).await;
-    let store_id = store["id"].as_str().unwrap_or_default();
-    let secret = store["urlSigningSecretKey"].as_str().unwrap_or_default();
+    let store_id = str_at(&store, "/id");
+    let secret = str_at(&store, "/urlSigningSecretKey");
     let archive = tar_gz(&[("marker.txt".into(), b"from the store".to_vec())]);
     let path = format!("/v2/key-value-stores/{store_id}/records/version-0.1.tgz");
     let res = app
@@ -347,7 +345,7 @@ async fn a_very_deep_tree_is_removed() {
     let (build, log) = build_to_end(&app, "deep", json!({"sourceType": "SOURCE_FILES"})).await;
     assert_eq!(build["status"], "SUCCEEDED", "{log}");
     assert!(log.contains("deep"), "{log}");
-    let work = app.work_dir.join(build["id"].as_str().unwrap_or_default());
+    let work = app.work_dir.join(str_at(&build, "/id"));
     let deadline = Instant::now() + Duration::from_secs(30);
     while work.exists() {
         assert!(Instant::now() < deadline, "the deep tree is still there");
@@ -388,23 +386,15 @@ async fn leftovers_of_ended_builds_are_removed() {
     .await;
     // The only slot is busy, so the builds below stay with the test.
     let busy = app.create_actor_with_files("busy", &[("slow", "")]).await;
-    let busy = app
-        .create_build(busy["id"].as_str().unwrap_or_default())
-        .await;
-    let busy = busy["id"].as_str().unwrap_or_default().to_owned();
+    let busy = app.create_build(str_at(&busy, "/id")).await;
+    let busy = str_at(&busy, "/id").to_owned();
     app.wait_for_status(&busy, &["RUNNING"], 30).await;
     let actor = app.create_actor("leftovers").await;
-    let actor_id = actor["id"].as_str().unwrap_or_default();
+    let actor_id = str_at(&actor, "/id");
     // Two builds another worker held: one ended (rescued), one still running there.
-    let ended = app.create_build(actor_id).await["id"]
-        .as_str()
-        .unwrap_or_default()
-        .to_owned();
+    let ended = str_at(&app.create_build(actor_id).await, "/id").to_owned();
     app.force_status(&ended, "FAILED").await;
-    let running = app.create_build(actor_id).await["id"]
-        .as_str()
-        .unwrap_or_default()
-        .to_owned();
+    let running = str_at(&app.create_build(actor_id).await, "/id").to_owned();
     app.force_status(&running, "RUNNING").await;
     sqlx::query(
         "UPDATE builds SET worker_id = 'w-elsewhere', lease_expires_at = now() + interval '1 hour'

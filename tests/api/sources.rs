@@ -1,11 +1,12 @@
 //! Builds from each source type, and what the worker reads from the Actor's definition.
 
 use std::io::Write;
+use std::os::unix::process::CommandExt;
 use std::process::Command;
 
 use serde_json::{json, Value};
 
-use crate::helpers::{data, spawn_app_with, TestApp};
+use crate::helpers::{data, spawn_app_with, str_at, TestApp};
 
 const SHOW: &str =
     "cat marker.txt; echo; echo \"dockerfile=$ACTOR_DOCKERFILE\"; echo \"secret=$MY_SECRET args=$*\"";
@@ -19,7 +20,7 @@ async fn build_version(app: &TestApp, actor_name: &str, version: Value) -> Value
         .expect("actor");
     assert_eq!(res.status(), 201);
     let actor = data(res).await;
-    let id = actor["id"].as_str().unwrap_or_default();
+    let id = str_at(&actor, "/id");
     let res = app
         .post(&format!(
             "/v2/actors/{id}/builds?version=0.1&waitForFinish=60"
@@ -65,7 +66,7 @@ async fn source_files_with_a_definition() {
     )
     .await;
     assert_eq!(build["status"], "SUCCEEDED", "{build}");
-    let id = build["id"].as_str().unwrap_or_default();
+    let id = str_at(&build, "/id");
     let definition = &build["actorDefinition"];
     assert_eq!(definition["actorSpecification"], 1);
     assert_eq!(definition["input"]["properties"]["url"]["type"], "string");
@@ -76,7 +77,7 @@ async fn source_files_with_a_definition() {
     );
     assert_eq!(build["readme"], "# Demo");
     let schema: Value =
-        serde_json::from_str(build["inputSchema"].as_str().unwrap_or("null")).unwrap_or_default();
+        serde_json::from_str(str_at(&build, "/inputSchema")).expect("inputSchema is JSON");
     assert_eq!(schema["required"], json!(["url"]));
     let lines = app.log_lines(id).await;
     assert!(lines.iter().any(|l| l == "from base64"), "{lines:?}");
@@ -147,9 +148,7 @@ async fn bad_sources_fail_the_build_and_say_why() {
     )
     .await;
     assert_eq!(escaping["status"], "FAILED");
-    let lines = app
-        .log_lines(escaping["id"].as_str().unwrap_or_default())
-        .await;
+    let lines = app.log_lines(str_at(&escaping, "/id")).await;
     assert!(
         lines.iter().any(|l| l.contains("../outside.txt")),
         "{lines:?}"
@@ -165,9 +164,7 @@ async fn bad_sources_fail_the_build_and_say_why() {
     )
     .await;
     assert_eq!(invalid["status"], "FAILED");
-    let lines = app
-        .log_lines(invalid["id"].as_str().unwrap_or_default())
-        .await;
+    let lines = app.log_lines(str_at(&invalid, "/id")).await;
     assert!(
         lines
             .iter()
@@ -183,9 +180,7 @@ async fn bad_sources_fail_the_build_and_say_why() {
     )
     .await;
     assert_eq!(broken["status"], "FAILED");
-    let lines = app
-        .log_lines(broken["id"].as_str().unwrap_or_default())
-        .await;
+    let lines = app.log_lines(str_at(&broken, "/id")).await;
     assert!(
         lines.iter().any(|l| l.contains(".actor/actor.json")),
         "{lines:?}"
@@ -214,9 +209,7 @@ async fn default_docker_build_without_docker_says_so() {
     )
     .await;
     assert_eq!(build["status"], "FAILED", "PATH={path}");
-    let lines = app
-        .log_lines(build["id"].as_str().unwrap_or_default())
-        .await;
+    let lines = app.log_lines(str_at(&build, "/id")).await;
     if !has_docker_client {
         assert!(
             lines
@@ -258,19 +251,25 @@ async fn git_repository_with_branch_and_subfolder() {
         .and_then(|l| l.local_addr())
         .expect("port")
         .port();
-    let mut daemon = Command::new("git")
-        .args([
-            "daemon",
-            "--reuseaddr",
-            "--export-all",
-            "--listen=127.0.0.1",
-        ])
-        .arg(format!("--port={port}"))
-        .arg(format!("--base-path={}", app.work_dir.display()))
-        .arg(&app.work_dir)
-        .stderr(std::process::Stdio::null())
-        .spawn()
-        .expect("git daemon");
+    // `git daemon` runs `git-daemon` as a child: the group is killed, not only `git`, and on a
+    // failed assertion too.
+    let _daemon = ProcessGroup(
+        Command::new("git")
+            .args([
+                "daemon",
+                "--reuseaddr",
+                "--export-all",
+                "--listen=127.0.0.1",
+            ])
+            .arg(format!("--port={port}"))
+            .arg(format!("--base-path={}", app.work_dir.display()))
+            .arg(&app.work_dir)
+            .process_group(0)
+            .stdout(std::process::Stdio::null())
+            .stderr(std::process::Stdio::null())
+            .spawn()
+            .expect("git daemon"),
+    );
     for _ in 0..100 {
         if std::net::TcpStream::connect(("127.0.0.1", port)).is_ok() {
             break;
@@ -284,15 +283,26 @@ async fn git_repository_with_branch_and_subfolder() {
         json!({"versionNumber": "0.1", "sourceType": "GIT_REPO", "gitRepoUrl": url}),
     )
     .await;
-    let _ = daemon.kill();
-    let _ = daemon.wait();
     assert_eq!(build["status"], "SUCCEEDED", "{build}");
     assert_eq!(build["readme"], "# From git");
     assert_eq!(build["actVersion"]["gitRepoUrl"], url);
-    let lines = app
-        .log_lines(build["id"].as_str().unwrap_or_default())
-        .await;
+    let lines = app.log_lines(str_at(&build, "/id")).await;
     assert!(lines.iter().any(|l| l == "from git"), "{lines:?}");
+}
+
+/// A child started in a process group of its own; the whole group is killed on drop.
+struct ProcessGroup(std::process::Child);
+
+impl Drop for ProcessGroup {
+    fn drop(&mut self) {
+        if let Ok(pid) = i32::try_from(self.0.id()) {
+            let _ = nix::sys::signal::killpg(
+                nix::unistd::Pid::from_raw(pid),
+                nix::sys::signal::Signal::SIGKILL,
+            );
+        }
+        let _ = self.0.wait();
+    }
 }
 
 /// Serves one file over HTTP on a port of its own, for as many requests as come.
@@ -352,9 +362,7 @@ async fn tarball_over_http() {
     .await;
     assert_eq!(build["status"], "SUCCEEDED", "{build}");
     assert_eq!(build["readme"], "# From tarball");
-    let lines = app
-        .log_lines(build["id"].as_str().unwrap_or_default())
-        .await;
+    let lines = app.log_lines(str_at(&build, "/id")).await;
     assert!(lines.iter().any(|l| l == "from tarball"), "{lines:?}");
 
     // Over the size limit: the build fails and says so.
@@ -374,9 +382,7 @@ async fn tarball_over_http() {
     )
     .await;
     assert_eq!(build["status"], "FAILED");
-    let lines = small
-        .log_lines(build["id"].as_str().unwrap_or_default())
-        .await;
+    let lines = small.log_lines(str_at(&build, "/id")).await;
     assert!(lines.iter().any(|l| l.contains("100")), "{lines:?}");
 }
 
@@ -410,9 +416,7 @@ async fn timeout_while_fetching_sources() {
     .await;
     silent.abort();
     assert_eq!(build["status"], "TIMED-OUT", "{build}");
-    let lines = app
-        .log_lines(build["id"].as_str().unwrap_or_default())
-        .await;
+    let lines = app.log_lines(str_at(&build, "/id")).await;
     assert!(
         lines.last().is_some_and(|l| l.contains("timed out")),
         "{lines:?}"

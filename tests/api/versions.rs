@@ -1,13 +1,13 @@
 use reqwest::Method;
 use serde_json::json;
 
-use crate::helpers::{data, error_type, spawn_app};
+use crate::helpers::{data, error_type, spawn_app, str_at};
 
 #[tokio::test]
 async fn version_lifecycle() {
     let app = spawn_app().await;
     let actor = app.create_actor("versions").await;
-    let id = actor["id"].as_str().unwrap_or_default();
+    let id = str_at(&actor, "/id");
     let base = format!("/v2/actors/{id}/versions");
 
     let res = app
@@ -125,10 +125,7 @@ async fn version_lifecycle() {
 async fn version_validation() {
     let app = spawn_app().await;
     let actor = app.create_actor("version-checks").await;
-    let base = format!(
-        "/v2/actors/{}/versions",
-        actor["id"].as_str().unwrap_or_default()
-    );
+    let base = format!("/v2/actors/{}/versions", str_at(&actor, "/id"));
     for (body, needle) in [
         (json!({"sourceType": "SOURCE_FILES"}), "versionNumber"),
         (

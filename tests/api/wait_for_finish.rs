@@ -1,16 +1,14 @@
 use std::time::{Duration, Instant};
 
-use crate::helpers::{data, error_type, spawn_app};
+use crate::helpers::{data, error_type, spawn_app, str_at};
 
 /// waitForFinish=999999 returns about when another task finishes the build, with the terminal build.
 #[tokio::test]
 async fn returns_when_the_build_finishes() {
     let app = spawn_app().await;
     let actor = app.create_actor("waiting").await;
-    let build = app
-        .create_build(actor["id"].as_str().unwrap_or_default())
-        .await;
-    let id = build["id"].as_str().unwrap_or_default().to_owned();
+    let build = app.create_build(str_at(&actor, "/id")).await;
+    let id = str_at(&build, "/id").to_owned();
     app.force_status(&id, "RUNNING").await;
 
     let pool = app.pool.clone();
@@ -49,9 +47,9 @@ async fn returns_when_the_build_finishes() {
 async fn returns_after_the_wait_when_nothing_happens() {
     let app = spawn_app().await;
     let actor = app.create_actor("waiting-idle").await;
-    let actor_id = actor["id"].as_str().unwrap_or_default();
+    let actor_id = str_at(&actor, "/id");
     let build = app.create_build(actor_id).await;
-    let id = build["id"].as_str().unwrap_or_default();
+    let id = str_at(&build, "/id");
     for path in [
         format!("/v2/actor-builds/{id}?waitForFinish=1"),
         format!("/v2/actors/{actor_id}/builds/{id}?waitForFinish=1.0"),
@@ -95,10 +93,8 @@ async fn returns_after_the_wait_when_nothing_happens() {
 async fn malformed_wait_is_400() {
     let app = spawn_app().await;
     let actor = app.create_actor("waiting-bad").await;
-    let build = app
-        .create_build(actor["id"].as_str().unwrap_or_default())
-        .await;
-    let id = build["id"].as_str().unwrap_or_default();
+    let build = app.create_build(str_at(&actor, "/id")).await;
+    let id = str_at(&build, "/id");
     for bad in ["abc", "1s", "NaN"] {
         let res = app
             .get(&format!("/v2/actor-builds/{id}?waitForFinish={bad}"))
@@ -115,10 +111,8 @@ async fn malformed_wait_is_400() {
 async fn waiters_do_not_poll() {
     let app = spawn_app().await;
     let actor = app.create_actor("waiting-many").await;
-    let build = app
-        .create_build(actor["id"].as_str().unwrap_or_default())
-        .await;
-    let id = build["id"].as_str().unwrap_or_default().to_owned();
+    let build = app.create_build(str_at(&actor, "/id")).await;
+    let id = str_at(&build, "/id").to_owned();
     let db: String = sqlx::query_scalar("SELECT current_database()")
         .fetch_one(&app.pool)
         .await

@@ -4,7 +4,7 @@ use std::time::{Duration, Instant};
 
 use sqlx::Executor;
 
-use crate::helpers::{data, spawn_app_with, TestApp};
+use crate::helpers::{data, spawn_app_with, str_at, TestApp};
 
 async fn wait_started(app: &TestApp, id: &str, within: Duration) {
     let deadline = Instant::now() + within;
@@ -18,7 +18,8 @@ async fn wait_started(app: &TestApp, id: &str, within: Duration) {
 }
 
 /// With polls and heartbeats a minute apart, a new build is picked up and an abort reaches the
-/// worker at once: both come by notification.
+/// worker at once: both come by notification. Both are awaited as long as the test likes, as
+/// long as that is well short of the first poll or heartbeat that could have found them.
 #[tokio::test]
 async fn notifications_wake_the_worker() {
     let app = spawn_app_with(&[
@@ -31,25 +32,25 @@ async fn notifications_wake_the_worker() {
     let actor = app.create_actor("notified").await;
     // Let the worker's first poll pass, so that only a notification can wake it.
     tokio::time::sleep(Duration::from_millis(300)).await;
-    let id = app
-        .create_build(actor["id"].as_str().unwrap_or_default())
-        .await["id"]
-        .as_str()
-        .unwrap_or_default()
-        .to_owned();
-    wait_started(&app, &id, Duration::from_secs(5)).await;
-    let asked = Instant::now();
+    // The worker's next poll and the build's first heartbeat after its claim are 60 s away.
+    let before_any_timer = Instant::now() + Duration::from_secs(45);
+    let id = str_at(&app.create_build(str_at(&actor, "/id")).await, "/id").to_owned();
+    wait_started(
+        &app,
+        &id,
+        before_any_timer.saturating_duration_since(Instant::now()),
+    )
+    .await;
     let res = app
         .post(&format!("/v2/actor-builds/{id}/abort"))
         .send()
         .await
         .expect("abort");
     assert_eq!(data(res).await["status"], "ABORTING");
-    app.wait_for_status(&id, &["ABORTED"], 10).await;
-    assert!(
-        asked.elapsed() < Duration::from_secs(5),
-        "the abort arrived by notification, not by heartbeat"
-    );
+    // ABORTED before any heartbeat: the abort arrived by notification.
+    let left = before_any_timer.saturating_duration_since(Instant::now());
+    app.wait_for_status(&id, &["ABORTED"], left.as_secs().max(1))
+        .await;
 }
 
 /// Writes made without notifications (triggers off for the session) are found by the poll
@@ -64,7 +65,7 @@ async fn lost_notifications_only_delay() {
     ])
     .await;
     let actor = app.create_actor("unnotified").await;
-    let actor_id = actor["id"].as_str().unwrap_or_default().to_owned();
+    let actor_id = str_at(&actor, "/id").to_owned();
     let mut conn = app.pool.acquire().await.expect("connection");
     conn.execute("SET session_replication_role = replica")
         .await
@@ -80,9 +81,8 @@ async fn lost_notifications_only_delay() {
     .execute(&mut *conn)
     .await
     .expect("insert without a notification");
-    wait_started(&app, id, Duration::from_secs(5)).await;
+    wait_started(&app, id, Duration::from_secs(60)).await;
 
-    let asked = Instant::now();
     sqlx::query("UPDATE builds SET status = 'ABORTING', abort_requested_at = now(), aborted_by = $2 WHERE id = $1")
         .bind(id)
         .bind(&app.user_id)
@@ -93,11 +93,8 @@ async fn lost_notifications_only_delay() {
         .await
         .expect("triggers on");
     drop(conn);
-    app.wait_for_status(id, &["ABORTED"], 15).await;
-    assert!(
-        asked.elapsed() < Duration::from_secs(8),
-        "found at a heartbeat"
-    );
+    // Found at a heartbeat: nothing else tells the worker.
+    app.wait_for_status(id, &["ABORTED"], 60).await;
     let lines = app.log_lines(id).await;
     assert_eq!(
         lines.last().map(String::as_str),
