@@ -5,6 +5,7 @@ use serde::Serialize;
 use serde_json::{Map, Value};
 use utoipa::ToSchema;
 
+use crate::domain::build_document::{ActVersion, BuildMeta, BuildOptions, BuildStats, Usage};
 use crate::domain::timestamp::timestamp;
 use crate::domain::version_spec::{EnvVar, SourceFile, VersionSpec};
 use crate::domain::BuildStatus;
@@ -46,29 +47,29 @@ pub struct Build {
     pub status: BuildStatus,
     /// `origin`, `clientIp`, `userAgent`
     #[schema(value_type = Object)]
-    pub meta: Value,
+    pub meta: BuildMeta,
     /// `durationMillis`, `runTimeSecs`, `computeUnits`, `imageSizeBytes` once finished
     #[schema(value_type = Object)]
-    pub stats: Value,
+    pub stats: BuildStats,
     /// `useCache`, `betaPackages`, `memoryMbytes`, `diskMbytes`
     #[schema(value_type = Object)]
-    pub options: Value,
+    pub options: BuildOptions,
     /// `{ACTOR_COMPUTE_UNITS: number}`
     #[schema(value_type = Object)]
-    pub usage: Value,
+    pub usage: Usage,
     /// Shown only to a caller with a token.
     #[serde(skip_serializing_if = "Option::is_none")]
     pub usage_total_usd: Option<f64>,
     /// Shown only to a caller with a token.
     #[serde(skip_serializing_if = "Option::is_none")]
     #[schema(value_type = Option<Object>)]
-    pub usage_usd: Option<Value>,
+    pub usage_usd: Option<Usage>,
     /// `MAJOR.MINOR.N`
     pub build_number: String,
     pub build_number_int: i32,
     /// The version built: `versionNumber`, `sourceType`, `buildTag` and the source reference.
     #[schema(value_type = Object)]
-    pub act_version: Value,
+    pub act_version: ActVersion,
     /// The parsed `.actor/actor.json`, null until the sources were read.
     #[schema(value_type = Option<Object>)]
     pub actor_definition: Option<Value>,
@@ -132,7 +133,7 @@ pub struct BuildShort {
     pub build_number_int: i32,
     pub usage_total_usd: f64,
     #[schema(value_type = Object)]
-    pub meta: Value,
+    pub meta: BuildMeta,
 }
 
 impl From<&BuildRecord> for BuildShort {

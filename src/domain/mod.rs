@@ -3,6 +3,7 @@
 mod actor_name;
 mod actor_ref;
 pub mod base64;
+pub mod build_document;
 mod build_status;
 mod ids;
 mod origin;

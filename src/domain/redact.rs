@@ -1,6 +1,6 @@
 //! What a response may show of a source reference to someone who is not its owner.
 
-use serde_json::Value;
+use super::build_document::ActVersion;
 
 /// `url` without the credentials of its authority (`https://user:pass@host/x` → `https://host/x`).
 /// Strings that are no `scheme://` URL (`git@host:repo`, a plain path) are returned as they are:
@@ -27,17 +27,15 @@ pub fn without_credentials_or_query(url: &str) -> String {
 /// A build's `actVersion` as shown to anyone but the Actor's owner: the git URL without its
 /// credentials, the tarball URL without credentials and without its query (where a record URL
 /// keeps its signature).
-pub fn act_version_for_others(act_version: &Value) -> Value {
-    let mut out = act_version.clone();
-    if let Some(map) = out.as_object_mut() {
-        if let Some(Value::String(url)) = map.get_mut("gitRepoUrl") {
-            *url = without_userinfo(url);
-        }
-        if let Some(Value::String(url)) = map.get_mut("tarballUrl") {
-            *url = without_credentials_or_query(url);
-        }
+pub fn act_version_for_others(act_version: &ActVersion) -> ActVersion {
+    ActVersion {
+        git_repo_url: act_version.git_repo_url.as_deref().map(without_userinfo),
+        tarball_url: act_version
+            .tarball_url
+            .as_deref()
+            .map(without_credentials_or_query),
+        ..act_version.clone()
     }
-    out
 }
 
 #[cfg(test)]

@@ -5,6 +5,7 @@ use serde_json::{json, Map, Value};
 use sqlx::types::Json;
 use sqlx::{FromRow, PgExecutor, PgPool};
 
+use crate::domain::build_document::DEFAULT_MEMORY_MBYTES;
 use crate::domain::ActorRef;
 
 #[derive(Debug, Clone, FromRow)]
@@ -35,7 +36,7 @@ pub fn default_run_options() -> Map<String, Value> {
     let mut m = Map::new();
     m.insert("build".into(), json!("latest"));
     m.insert("timeoutSecs".into(), json!(3600));
-    m.insert("memoryMbytes".into(), json!(4096));
+    m.insert("memoryMbytes".into(), json!(DEFAULT_MEMORY_MBYTES));
     m
 }
 

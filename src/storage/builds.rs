@@ -5,11 +5,12 @@
 use std::sync::LazyLock;
 
 use chrono::{DateTime, Utc};
-use serde_json::{json, Value};
+use serde_json::Value;
 use sqlx::types::Json;
 use sqlx::{FromRow, PgExecutor, PgPool};
 
 use super::status_sql;
+use crate::domain::build_document::{ActVersion, BuildMeta, BuildOptions, BuildStats, Usage};
 use crate::domain::version_spec::VersionSpec;
 use crate::domain::{new_id, BuildStatus};
 
@@ -25,13 +26,13 @@ pub struct BuildRecord {
     pub version_number: String,
     pub build_number_int: i32,
     pub tag: Option<String>,
-    pub meta: Json<Value>,
-    pub options: Json<Value>,
-    pub stats: Json<Value>,
-    pub usage: Json<Value>,
+    pub meta: Json<BuildMeta>,
+    pub options: Json<BuildOptions>,
+    pub stats: Json<BuildStats>,
+    pub usage: Json<Usage>,
     pub usage_total_usd: f64,
-    pub usage_usd: Json<Value>,
-    pub act_version: Json<Value>,
+    pub usage_usd: Json<Usage>,
+    pub act_version: Json<ActVersion>,
     pub actor_definition: Option<Json<Value>>,
     pub input_schema: Option<String>,
     pub readme: Option<String>,
@@ -50,13 +51,10 @@ pub struct NewBuild {
     pub user_id: String,
     pub version_number: String,
     pub tag: String,
-    pub meta: Value,
-    pub options: Value,
-    pub act_version: Value,
+    pub meta: BuildMeta,
+    pub options: BuildOptions,
+    pub act_version: ActVersion,
 }
-
-/// Memory of a build, in megabytes; its disk is twice that.
-pub const BUILD_MEMORY_MBYTES: u64 = 4096;
 
 /// What a request to build says, besides the Actor and the version.
 pub struct BuildRequest<'a> {
@@ -81,17 +79,16 @@ impl NewBuild {
             user_id: user_id.to_owned(),
             version_number: version.version_number.to_string(),
             tag: request.tag.unwrap_or_else(|| version.build_tag.clone()),
-            meta: json!({
-                "origin": request.origin,
-                "clientIp": request.client_ip,
-                "userAgent": request.user_agent,
-            }),
-            options: json!({
-                "useCache": request.use_cache,
-                "betaPackages": request.beta_packages,
-                "memoryMbytes": BUILD_MEMORY_MBYTES,
-                "diskMbytes": 2 * BUILD_MEMORY_MBYTES,
-            }),
+            meta: BuildMeta {
+                origin: request.origin.to_owned(),
+                client_ip: request.client_ip,
+                user_agent: request.user_agent.map(str::to_owned),
+            },
+            options: BuildOptions {
+                use_cache: request.use_cache,
+                beta_packages: request.beta_packages,
+                ..BuildOptions::default()
+            },
             act_version: super::versions::snapshot(version),
         }
     }
@@ -131,7 +128,7 @@ pub async fn create(pool: &PgPool, new: NewBuild) -> Result<BuildRecord, sqlx::E
         .bind(&new.tag)
         .bind(Json(&new.meta))
         .bind(Json(&new.options))
-        .bind(Json(json!({"ACTOR_COMPUTE_UNITS": 0})))
+        .bind(Json(Usage::none()))
         .bind(Json(&new.act_version))
         .fetch_one(&mut *tx)
         .await?;

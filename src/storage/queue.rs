@@ -11,6 +11,7 @@ use sqlx::types::Json;
 use sqlx::{FromRow, PgPool};
 
 use super::status_sql::{self, leased};
+use crate::domain::build_document::BuildOptions;
 use crate::domain::BuildStatus;
 use crate::metrics;
 
@@ -25,7 +26,7 @@ pub struct ClaimedBuild {
     pub version_number: String,
     pub build_number_int: i32,
     pub tag: Option<String>,
-    pub options: Json<Value>,
+    pub options: Json<BuildOptions>,
     /// How long the build waited READY.
     pub waited_secs: f64,
 }
@@ -362,4 +363,21 @@ pub(super) const DEPTH: &str = "SELECT
 /// How many builds wait READY, and how many run (on any worker).
 pub async fn depth(pool: &PgPool) -> Result<(i64, i64), sqlx::Error> {
     sqlx::query_as(DEPTH).fetch_one(pool).await
+}
+
+#[cfg(test)]
+mod tests {
+    use super::{FINISH, RESCUE};
+    use crate::domain::build_document::DEFAULT_MEMORY_MBYTES;
+
+    /// The compute-unit statements fall back to the one memory default.
+    #[test]
+    fn compute_units_use_the_memory_default() {
+        let fallback =
+            format!("coalesce((options->>'memoryMbytes')::float8, {DEFAULT_MEMORY_MBYTES})");
+        for statement in [FINISH, &*RESCUE] {
+            assert!(statement.contains(&fallback), "{statement}");
+            assert_eq!(statement.matches("memoryMbytes").count(), 1, "{statement}");
+        }
+    }
 }

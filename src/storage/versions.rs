@@ -1,9 +1,9 @@
 //! Actor versions and their sources.
 
-use serde_json::{json, Value};
 use sqlx::types::Json;
 use sqlx::{FromRow, PgExecutor};
 
+use crate::domain::build_document::ActVersion;
 use crate::domain::secret_box::SecretBox;
 use crate::domain::version_spec::{EnvVar, SourceFile, SourceType, VersionSpec};
 use crate::domain::VersionNumber;
@@ -102,17 +102,18 @@ impl TryFrom<VersionRow> for VersionSpec {
 }
 
 /// What a build keeps of the version it built (`actVersion`): no sources, no env var values.
-pub fn snapshot(v: &VersionSpec) -> Value {
-    let mut out = json!({
-        "versionNumber": v.version_number.as_str(),
-        "sourceType": v.source_type.as_str(),
-        "buildTag": v.build_tag,
-        "applyEnvVarsToBuild": v.apply_env_vars_to_build,
-    });
+pub fn snapshot(v: &VersionSpec) -> ActVersion {
+    let mut out = ActVersion {
+        version_number: v.version_number.as_str().to_owned(),
+        source_type: v.source_type.as_str().to_owned(),
+        build_tag: v.build_tag.clone(),
+        apply_env_vars_to_build: v.apply_env_vars_to_build,
+        ..ActVersion::default()
+    };
     match v.source_type {
-        SourceType::SourceFiles => out["sourceFilesCount"] = json!(v.source_files.len()),
-        SourceType::GitRepo => out["gitRepoUrl"] = json!(v.git_repo_url),
-        SourceType::Tarball => out["tarballUrl"] = json!(v.tarball_url),
+        SourceType::SourceFiles => out.source_files_count = Some(v.source_files.len()),
+        SourceType::GitRepo => out.git_repo_url = v.git_repo_url.clone(),
+        SourceType::Tarball => out.tarball_url = v.tarball_url.clone(),
     }
     out
 }

@@ -327,7 +327,7 @@ impl BuildRun {
             .collect();
         let b = &self.build;
         let image = format!("{}/{}:{}", b.username, b.actor_name, b.build_number()).to_lowercase();
-        let use_cache = b.options.0["useCache"].as_bool().unwrap_or(false);
+        let use_cache = b.options.0.use_cache;
         env.extend([
             ("ACTOR_BUILD_ID".to_owned(), b.id.clone()),
             ("ACTOR_BUILD_NUMBER".to_owned(), b.build_number()),

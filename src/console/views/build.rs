@@ -3,7 +3,7 @@
 use maud::{html, Markup};
 use serde_json::{Map, Value};
 
-use super::format::{badge, json_text, megabytes_text, time};
+use super::format::{badge, json_text, megabytes_text, opt_text, time, yes_no};
 use super::layout::{csrf_input, layout, Chrome};
 use super::status::{field, is_abortable, live_fields};
 use crate::console::paths;
@@ -98,13 +98,13 @@ pub fn build_page(chrome: &Chrome, view: &BuildView) -> Markup {
     let options = &b.options.0;
     let version = &b.act_version.0;
     let source = version
-        .get("gitRepoUrl")
-        .or_else(|| version.get("tarballUrl"))
-        .map(|v| json_text(Some(v)))
+        .git_repo_url
+        .clone()
+        .or_else(|| version.tarball_url.clone())
         .or_else(|| {
             version
-                .get("sourceFilesCount")
-                .map(|n| format!("{} source files", json_text(Some(n))))
+                .source_files_count
+                .map(|n| format!("{n} source files"))
         });
     let after = view.lines.last().map_or(0, |l| l.id);
     let live =
@@ -136,16 +136,16 @@ pub fn build_page(chrome: &Chrome, view: &BuildView) -> Markup {
                     dt { "Status" } dd data-field="status" { (b.status.as_str()) }
                     dt { "Build id" } dd.mono { (b.id) }
                     dt { "Actor" } dd { a href=(paths::actor(&view.actor.id)) { (view.actor.username) "/" (view.actor.name) } }
-                    dt { "Version" } dd { (json_text(version.get("versionNumber"))) " · " (json_text(version.get("sourceType"))) }
+                    dt { "Version" } dd { (version.version_number) " · " (version.source_type) }
                     @if let Some(source) = &source {
                         dt { "Source" } dd.wrap { (source) }
                     }
                     dt { "Started" } dd { (time(&b.started_at)) }
                     dt { "Finished" } dd data-field="finished" { (f("finished")) }
                     dt { "Duration" } dd data-field="duration" { (f("duration")) }
-                    dt { "Origin" } dd { (json_text(meta.get("origin"))) }
-                    dt { "Client IP" } dd { (json_text(meta.get("clientIp"))) }
-                    dt { "User agent" } dd.wrap { (json_text(meta.get("userAgent"))) }
+                    dt { "Origin" } dd { (meta.origin) }
+                    dt { "Client IP" } dd { (opt_text(meta.client_ip.as_deref())) }
+                    dt { "User agent" } dd.wrap { (opt_text(meta.user_agent.as_deref())) }
                     dt { "Abort requested" } dd data-field="abortRequested" { (f("abortRequested")) }
                     dt { "Aborted by" } dd data-field="abortedBy" { (f("abortedBy")) }
                 }
@@ -161,10 +161,10 @@ pub fn build_page(chrome: &Chrome, view: &BuildView) -> Markup {
                 }
                 h2 { "Options" }
                 dl.grid {
-                    dt { "Use cache" } dd { (json_text(options.get("useCache"))) }
-                    dt { "Beta packages" } dd { (json_text(options.get("betaPackages"))) }
-                    dt { "Memory" } dd { (megabytes_text(options.get("memoryMbytes"))) }
-                    dt { "Disk" } dd { (megabytes_text(options.get("diskMbytes"))) }
+                    dt { "Use cache" } dd { (yes_no(options.use_cache)) }
+                    dt { "Beta packages" } dd { (yes_no(options.beta_packages)) }
+                    dt { "Memory" } dd { (megabytes_text(options.memory_mbytes)) }
+                    dt { "Disk" } dd { (megabytes_text(options.disk_mbytes)) }
                 }
                 h2 { "Stats and usage" }
                 dl.grid {

@@ -83,11 +83,22 @@ pub(super) fn bytes_text(v: Option<&Value>) -> String {
     }
 }
 
-pub(super) fn megabytes_text(v: Option<&Value>) -> String {
-    match v.and_then(Value::as_u64) {
-        Some(mb) => format!("{mb} MB"),
-        None => json_text(v),
-    }
+pub(super) fn megabytes_text(mb: u64) -> String {
+    format!("{mb} MB")
+}
+
+/// A measured number of a build document as a JSON value, for the texts above.
+pub(super) fn number(n: &Option<serde_json::Number>) -> Option<Value> {
+    n.clone().map(Value::Number)
+}
+
+/// An optional text of a build document.
+pub(super) fn opt_text(text: Option<&str>) -> String {
+    text.unwrap_or("—").to_owned()
+}
+
+pub(super) fn yes_no(b: bool) -> String {
+    if b { "yes" } else { "no" }.into()
 }
 
 fn status_class(status: BuildStatus) -> String {

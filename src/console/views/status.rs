@@ -2,7 +2,9 @@
 
 use serde_json::{json, Map, Value};
 
-use super::format::{build_duration, bytes_text, duration_text, number_text, opt_time_text};
+use super::format::{
+    build_duration, bytes_text, duration_text, number, number_text, opt_time_text,
+};
 use crate::domain::BuildStatus;
 use crate::storage::builds::BuildRecord;
 
@@ -28,17 +30,30 @@ pub fn live_fields(b: &BuildRecord) -> Vec<(&'static str, String)> {
         ),
         (
             "durationMillis",
-            match stats.get("durationMillis").and_then(Value::as_i64) {
+            match stats
+                .duration_millis
+                .as_ref()
+                .and_then(serde_json::Number::as_i64)
+            {
                 Some(ms) => duration_text(ms),
                 None => "—".into(),
             },
         ),
-        ("runTimeSecs", number_text(stats.get("runTimeSecs"))),
-        ("computeUnits", number_text(stats.get("computeUnits"))),
-        ("imageSize", bytes_text(stats.get("imageSizeBytes"))),
+        (
+            "runTimeSecs",
+            number_text(number(&stats.run_time_secs).as_ref()),
+        ),
+        (
+            "computeUnits",
+            number_text(number(&stats.compute_units).as_ref()),
+        ),
+        (
+            "imageSize",
+            bytes_text(number(&stats.image_size_bytes).as_ref()),
+        ),
         (
             "usageComputeUnits",
-            number_text(b.usage.0.get("ACTOR_COMPUTE_UNITS")),
+            number_text(number(&b.usage.0.actor_compute_units).as_ref()),
         ),
         ("usageTotalUsd", format!("${:.6}", b.usage_total_usd)),
     ]
