@@ -8,7 +8,7 @@ use utoipa::ToSchema;
 use crate::domain::build_document::{ActVersion, BuildMeta, BuildOptions, BuildStats, Usage};
 use crate::domain::timestamp::timestamp;
 use crate::domain::version_spec::{EnvVar, SourceFile, VersionSpec};
-use crate::domain::BuildStatus;
+use crate::domain::{AbortedBy, BuildStatus};
 use crate::storage::actors::ActorRecord;
 use crate::storage::builds::BuildRecord;
 use crate::storage::users::User;
@@ -80,7 +80,8 @@ pub struct Build {
     #[schema(format = DateTime)]
     pub abort_requested_at: Option<String>,
     /// The user id that asked for the abort, or `SYSTEM`.
-    pub aborted_by: Option<String>,
+    #[schema(value_type = Option<String>)]
+    pub aborted_by: Option<AbortedBy>,
 }
 
 impl Build {

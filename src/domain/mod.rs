@@ -1,5 +1,6 @@
 //! Typed domain values: constructors check, so handlers only ever hold valid values.
 
+mod aborted_by;
 mod actor_name;
 mod actor_ref;
 pub mod base64;
@@ -14,6 +15,7 @@ pub mod timestamp;
 mod version_number;
 pub mod version_spec;
 
+pub use aborted_by::AbortedBy;
 pub use actor_name::ActorName;
 pub use actor_ref::ActorRef;
 pub use build_status::BuildStatus;

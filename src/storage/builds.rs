@@ -12,7 +12,7 @@ use sqlx::{FromRow, PgExecutor, PgPool};
 use super::status_sql;
 use crate::domain::build_document::{ActVersion, BuildMeta, BuildOptions, BuildStats, Usage};
 use crate::domain::version_spec::VersionSpec;
-use crate::domain::{new_id, BuildStatus};
+use crate::domain::{new_id, AbortedBy, BuildStatus};
 
 #[derive(Debug, Clone, FromRow)]
 pub struct BuildRecord {
@@ -37,7 +37,7 @@ pub struct BuildRecord {
     pub input_schema: Option<String>,
     pub readme: Option<String>,
     pub abort_requested_at: Option<DateTime<Utc>>,
-    pub aborted_by: Option<String>,
+    pub aborted_by: Option<AbortedBy>,
 }
 
 impl BuildRecord {

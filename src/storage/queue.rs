@@ -12,7 +12,7 @@ use sqlx::{FromRow, PgPool};
 
 use super::status_sql::{self, leased};
 use crate::domain::build_document::BuildOptions;
-use crate::domain::BuildStatus;
+use crate::domain::{AbortedBy, BuildStatus};
 use crate::metrics;
 
 /// A build just claimed, with what running it needs.
@@ -139,7 +139,7 @@ pub async fn move_held(
     worker_id: &str,
     from: BuildStatus,
     to: BuildStatus,
-    aborted_by: Option<&str>,
+    aborted_by: Option<&AbortedBy>,
 ) -> Result<bool, sqlx::Error> {
     if !from.can_move_to(to) || to.is_terminal() {
         return Err(sqlx::Error::Protocol(format!(
@@ -367,8 +367,20 @@ pub async fn depth(pool: &PgPool) -> Result<(i64, i64), sqlx::Error> {
 
 #[cfg(test)]
 mod tests {
-    use super::{FINISH, RESCUE};
+    use super::{FINISH, HELD_STATUS, RESCUE};
     use crate::domain::build_document::DEFAULT_MEMORY_MBYTES;
+    use crate::domain::AbortedBy;
+
+    /// The held build's aborter is told apart from users by the text `AbortedBy` stores.
+    #[test]
+    fn held_status_knows_the_system() {
+        let system = format!(
+            "b.aborted_by = '{}' THEN '{}'",
+            AbortedBy::SYSTEM,
+            AbortedBy::SYSTEM
+        );
+        assert!(HELD_STATUS.contains(&system), "{HELD_STATUS}");
+    }
 
     /// The compute-unit statements fall back to the one memory default.
     #[test]

@@ -10,7 +10,7 @@ use tracing::Instrument;
 use super::lease::{check_held, fence_loop, heartbeat_loop, leftovers_loop};
 use super::slots::Slots;
 use super::{run, StopRequest, Worker};
-use crate::domain::BuildStatus;
+use crate::domain::{AbortedBy, BuildStatus};
 use crate::events::{BuildEvent, BuildEvents};
 use crate::storage::queue;
 
@@ -106,7 +106,7 @@ async fn shut_down(worker: &Arc<Worker>, slots: &mut Slots) {
                 &worker.worker_id,
                 BuildStatus::Running,
                 BuildStatus::Aborting,
-                Some("SYSTEM"),
+                Some(&AbortedBy::System),
             )
             .await
             {

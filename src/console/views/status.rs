@@ -5,7 +5,7 @@ use serde_json::{json, Map, Value};
 use super::format::{
     build_duration, bytes_text, duration_text, number, number_text, opt_time_text,
 };
-use crate::domain::BuildStatus;
+use crate::domain::{AbortedBy, BuildStatus};
 use crate::storage::builds::BuildRecord;
 
 pub fn is_abortable(status: BuildStatus) -> bool {
@@ -26,7 +26,9 @@ pub fn live_fields(b: &BuildRecord) -> Vec<(&'static str, String)> {
         ),
         (
             "abortedBy",
-            b.aborted_by.clone().unwrap_or_else(|| "—".into()),
+            b.aborted_by
+                .as_ref()
+                .map_or_else(|| "—".into(), AbortedBy::to_string),
         ),
         (
             "durationMillis",
