@@ -189,7 +189,7 @@ pub async fn save_definition(
 
 // Every terminal write sets the same: finishedAt (once, here), run time, compute units (memory
 // GB × hours of run time) and their price, computed in the subquery `c` from the build row.
-// FINISH and RESCUE spell that out alike; change them together.
+// FINISH and RESCUE spell that out alike (a test below checks that they agree).
 
 /// The terminal write of a held build and, on SUCCEEDED, the move of its tag, in one statement:
 /// `$1` build id, `$2` worker id, `$3` from, `$4` to, `$5` price per compute unit.
@@ -367,9 +367,8 @@ pub async fn depth(pool: &PgPool) -> Result<(i64, i64), sqlx::Error> {
 
 #[cfg(test)]
 mod tests {
-    use super::{FINISH, HELD_STATUS, RESCUE};
+    use super::*;
     use crate::domain::build_document::DEFAULT_MEMORY_MBYTES;
-    use crate::domain::AbortedBy;
 
     /// The held build's aborter is told apart from users by the text `AbortedBy` stores.
     #[test]
@@ -391,5 +390,30 @@ mod tests {
             assert!(statement.contains(&fallback), "{statement}");
             assert_eq!(statement.matches("memoryMbytes").count(), 1, "{statement}");
         }
+    }
+
+    /// The part of a terminal write from finishedAt to the usage subquery's columns, with its
+    /// price parameter named `$price` and whitespace squashed.
+    fn terminal_set(sql: &str, price: &str) -> String {
+        let start = sql.find("finished_at = now()").expect("finishedAt");
+        let end = sql.find("AS cu").expect("compute units") + "AS cu".len();
+        sql[start..end]
+            .replace(price, "$price")
+            .split_whitespace()
+            .collect::<Vec<_>>()
+            .join(" ")
+    }
+
+    #[test]
+    fn finish_and_rescue_write_the_same_usage() {
+        assert_eq!(terminal_set(FINISH, "$5"), terminal_set(&RESCUE, "$2"));
+    }
+
+    #[test]
+    fn rescue_takes_its_moves_from_the_status_machine() {
+        assert!(RESCUE.contains(
+            "CASE b.status WHEN 'RUNNING' THEN 'FAILED' WHEN 'ABORTING' THEN 'ABORTED' \
+             WHEN 'TIMING-OUT' THEN 'TIMED-OUT' END"
+        ));
     }
 }
