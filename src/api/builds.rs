@@ -11,10 +11,9 @@ use crate::http::error::ApiError;
 use crate::http::extract::{Caller, MaybeCaller, Query};
 use crate::http::respond;
 use crate::service::actors::load;
-use crate::service::builds::{default_of, wait_for_finish};
+use crate::service::builds::{default_of, start, wait_for_finish};
 use crate::state::AppState;
-use crate::storage::builds::{self, BuildRecord, BuildRequest, BuildScope, Deletion, NewBuild};
-use crate::storage::versions;
+use crate::storage::builds::{self, BuildRecord, BuildRequest, BuildScope, Deletion};
 
 /// `POST /v2/actors/{actorId}/builds`
 #[utoipa::path(
@@ -62,14 +61,6 @@ pub async fn create(
     let wait = query.wait_for_finish()?;
 
     let actor = load(&state.pool, &user, &path).await?;
-    let version = versions::get(
-        &state.pool,
-        &state.settings.secrets,
-        &actor.id,
-        version_number.as_str(),
-    )
-    .await?
-    .ok_or(ApiError::NotFound("Actor version"))?;
     let header = |name: &str| req.headers().get(name).and_then(|v| v.to_str().ok());
     let request = BuildRequest {
         origin: Origin::from_header(header("x-apify-request-origin")),
@@ -79,8 +70,15 @@ pub async fn create(
         beta_packages,
         tag,
     };
-    let new = NewBuild::of_version(&actor.id, &user.id, &version, request);
-    let build = builds::create(&state.pool, new).await?;
+    let build = start(
+        &state.pool,
+        &state.settings.secrets,
+        &actor,
+        &user.id,
+        &version_number,
+        request,
+    )
+    .await?;
     let build = wait_for_finish(&state.waiters, build, wait).await?;
     Ok(respond::created(
         &format!("/v2/actor-builds/{}", build.id),

@@ -110,25 +110,26 @@ impl Waiters {
         let (sender, receiver) = watch::channel(None);
         watches.insert(build_id.to_owned(), sender.clone());
         drop(watches);
-        // Subscribe before the first read, so that no move made in between is missed.
-        tokio::spawn(follow(
-            self.inner.clone(),
-            build_id.to_owned(),
-            sender,
-            self.inner.events.watch(None),
-        ));
+        self.follow(build_id, sender);
         receiver
     }
 
+    /// A watch of the build of its own, outside the registry.
     fn start(&self, build_id: &str) -> watch::Receiver<Reading> {
         let (sender, receiver) = watch::channel(None);
+        self.follow(build_id, sender);
+        receiver
+    }
+
+    /// Starts reading the build for the watch's receivers. The events are watched before the
+    /// first read, so that no move made in between is missed.
+    fn follow(&self, build_id: &str, sender: watch::Sender<Reading>) {
         tokio::spawn(follow(
             self.inner.clone(),
             build_id.to_owned(),
             sender,
             self.inner.events.watch(None),
         ));
-        receiver
     }
 
     /// Prometheus text of the counts kept here.

@@ -5,9 +5,29 @@ use std::time::Duration;
 use sqlx::PgPool;
 
 use super::ServiceError;
+use crate::domain::secret_box::SecretBox;
+use crate::domain::VersionNumber;
 use crate::events::waiters::Waiters;
 use crate::storage::actors::ActorRecord;
-use crate::storage::builds::{self, BuildRecord};
+use crate::storage::builds::{self, BuildRecord, BuildRequest, NewBuild};
+use crate::storage::versions;
+
+/// Starts a build of the Actor's version for `user_id`: a READY build with the version as it is
+/// now, or `NotFound("Actor version")`.
+pub async fn start(
+    pool: &PgPool,
+    secrets: &SecretBox,
+    actor: &ActorRecord,
+    user_id: &str,
+    version_number: &VersionNumber,
+    request: BuildRequest<'_>,
+) -> Result<BuildRecord, ServiceError> {
+    let version = versions::get(pool, secrets, &actor.id, version_number.as_str())
+        .await?
+        .ok_or(ServiceError::NotFound("Actor version"))?;
+    let new = NewBuild::of_version(&actor.id, user_id, &version, request);
+    Ok(builds::create(pool, new).await?)
+}
 
 /// The build that the Actor's `defaultRunOptions.build` names: a tag (default `latest`) or a
 /// build number.

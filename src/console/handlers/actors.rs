@@ -14,7 +14,7 @@ use crate::domain::VersionNumber;
 use crate::http::extract::Query;
 use crate::state::AppState;
 use crate::storage::actors;
-use crate::storage::builds::{self, BuildFilter, BuildRequest, NewBuild};
+use crate::storage::builds::{self, BuildFilter, BuildRequest};
 use crate::storage::versions;
 
 /// Actors on a page of the Actors list.
@@ -94,14 +94,6 @@ pub async fn start_build(
     let version_number = VersionNumber::parse(form.get("version").unwrap_or_default())
         .map_err(ConsoleError::BadRequest)?;
     let actor = find_actor(&state, &session.user, &path).await?;
-    let version = versions::get(
-        &state.pool,
-        &state.settings.secrets,
-        &actor.id,
-        version_number.as_str(),
-    )
-    .await?
-    .ok_or(ConsoleError::NotFound("Actor version"))?;
     let user_agent = req
         .headers()
         .get(header::USER_AGENT)
@@ -114,7 +106,14 @@ pub async fn start_build(
         beta_packages: false,
         tag: None,
     };
-    let new = NewBuild::of_version(&actor.id, &session.user.id, &version, request);
-    let build = builds::create(&state.pool, new).await?;
+    let build = crate::service::builds::start(
+        &state.pool,
+        &state.settings.secrets,
+        &actor,
+        &session.user.id,
+        &version_number,
+        request,
+    )
+    .await?;
     Ok(redirect(&paths::build(&build.id)))
 }

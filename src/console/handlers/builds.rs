@@ -4,7 +4,7 @@ use actix_web::http::{header, StatusCode};
 use actix_web::web::{self, Bytes};
 use actix_web::{HttpRequest, HttpResponse};
 
-use super::{chrome, find_actor, page_of, pages};
+use super::{chrome, find_actor, find_build, page_of, pages};
 use crate::console::error::ConsoleError;
 use crate::console::paths;
 use crate::console::session::{Form, Session};
@@ -111,13 +111,7 @@ pub async fn build_page(
     session: Session,
     path: web::Path<String>,
 ) -> Result<HttpResponse, ConsoleError> {
-    let id = path.into_inner();
-    if !is_id(&id) {
-        return Err(ConsoleError::NotFound("Build"));
-    }
-    let build = builds::get_for_user(&state.pool, &id, &session.user.id)
-        .await?
-        .ok_or(ConsoleError::NotFound("Build"))?;
+    let build = find_build(&state, &session.user, &path).await?;
     let actor = find_actor(&state, &session.user, &build.act_id).await?;
     // The build was read first: when it was finished then, every line of its log is written.
     let (tags, (lines, truncated)) = tokio::try_join!(
@@ -148,13 +142,7 @@ pub async fn build_log(
     session: Session,
     path: web::Path<String>,
 ) -> Result<HttpResponse, ConsoleError> {
-    let id = path.into_inner();
-    if !is_id(&id) {
-        return Err(ConsoleError::NotFound("Build"));
-    }
-    let build = builds::get_for_user(&state.pool, &id, &session.user.id)
-        .await?
-        .ok_or(ConsoleError::NotFound("Build"))?;
+    let build = find_build(&state, &session.user, &path).await?;
     let text = crate::service::logs::read_all(&state.pool, &build.id, false).await?;
     Ok(HttpResponse::Ok()
         .content_type("text/plain; charset=utf-8")

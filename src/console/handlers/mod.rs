@@ -11,9 +11,11 @@ use super::paths;
 use super::redirect;
 use super::session::Session;
 use super::views::{Chrome, Nav};
+use crate::domain::is_id;
 use crate::http::extract::Query;
 use crate::state::AppState;
 use crate::storage::actors::ActorRecord;
+use crate::storage::builds::{get_for_user, BuildRecord};
 use crate::storage::users::User;
 
 pub use actors::{actor_page, actors_list, start_build};
@@ -51,6 +53,16 @@ async fn find_actor(
     actor: &str,
 ) -> Result<ActorRecord, ConsoleError> {
     Ok(crate::service::actors::load(&state.pool, user, actor).await?)
+}
+
+/// The user's build by id, or 404.
+async fn find_build(state: &AppState, user: &User, id: &str) -> Result<BuildRecord, ConsoleError> {
+    if !is_id(id) {
+        return Err(ConsoleError::NotFound("Build"));
+    }
+    get_for_user(&state.pool, id, &user.id)
+        .await?
+        .ok_or(ConsoleError::NotFound("Build"))
 }
 
 /// `GET /console`
