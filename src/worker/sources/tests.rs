@@ -5,6 +5,7 @@ use super::*;
 use crate::domain::VersionNumber;
 use std::fs;
 use std::io::Write;
+use std::os::unix::process::CommandExt;
 use std::process::Stdio;
 use std::sync::atomic::{AtomicU32, Ordering};
 use tokio::io::{AsyncReadExt, AsyncWriteExt};
@@ -69,7 +70,10 @@ impl GitDaemon {
             .arg(format!("--port={port}"))
             .arg(format!("--base-path={}", base.display()))
             .arg(base)
+            .stdout(Stdio::null())
             .stderr(Stdio::null())
+            // `git daemon` runs `git-daemon` as its child: the whole group is killed on drop.
+            .process_group(0)
             .spawn()
             .unwrap();
         for _ in 0..100 {
@@ -84,7 +88,12 @@ impl GitDaemon {
 
 impl Drop for GitDaemon {
     fn drop(&mut self) {
-        let _ = self.0.kill();
+        if let Ok(pid) = i32::try_from(self.0.id()) {
+            let _ = nix::sys::signal::killpg(
+                nix::unistd::Pid::from_raw(pid),
+                nix::sys::signal::Signal::SIGKILL,
+            );
+        }
         let _ = self.0.wait();
     }
 }
