@@ -64,6 +64,10 @@ impl App {
         executor: Option<Arc<dyn Executor>>,
     ) -> anyhow::Result<Self> {
         let pool = prepare_database(&settings).await?;
+        // The HTTP servers run on runtimes of their own (one per actix worker thread): a
+        // connection opened there dies with them. Their pool is not the workers', so that at
+        // shutdown, once the servers have stopped, the workers still reach the database.
+        let http_pool = storage::pool(&settings)?;
         let events = BuildEvents::start(pool.clone());
         let workers = match executor {
             Some(executor) => WorkerPool::start_with(
@@ -75,12 +79,12 @@ impl App {
             None => WorkerPool::start(pool.clone(), events.clone(), settings.worker.clone()),
         };
         crate::metrics::install();
-        let waiters = Waiters::new(pool.clone(), events.clone());
-        let metrics = metrics_server(&settings, pool.clone(), waiters.clone())?;
+        let waiters = Waiters::new(http_pool.clone(), events.clone());
+        let metrics = metrics_server(&settings, http_pool.clone(), waiters.clone())?;
         let http = match listener {
             Some(listener) => Some(http_server(
                 settings.clone(),
-                pool.clone(),
+                http_pool,
                 events.clone(),
                 waiters,
                 listener,
@@ -106,6 +110,8 @@ impl App {
         self.metrics.as_ref().map(|(port, _)| *port)
     }
 
+    /// The pool of the build slots and the build events, whose connections belong to the
+    /// runtime that built the app (and so outlive the HTTP servers).
     pub fn pool(&self) -> &PgPool {
         &self.pool
     }

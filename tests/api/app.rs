@@ -45,7 +45,8 @@ async fn slots_run_the_queue_until_idle() {
 }
 
 /// The whole service from `App::build`, stopped through the future given to `run_until`: a
-/// running build is aborted by SYSTEM and the HTTP listener closes.
+/// running build is aborted by SYSTEM and the HTTP listener closes. The workers' writes come after
+/// the HTTP servers (and their runtimes) have stopped: they must not need a connection of theirs.
 #[tokio::test]
 async fn run_until_stops_the_whole_service() {
     let (db, url) = fresh_database().await;
