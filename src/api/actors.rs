@@ -138,7 +138,7 @@ async fn view(state: &AppState, actor: &ActorRecord) -> Result<Actor, ApiError> 
         .collect();
     Ok(Actor {
         id: actor.id.clone(),
-        user_id: actor.user_id.clone(),
+        user_id: actor.user_id.to_string(),
         name: actor.name.clone(),
         username: actor.username.clone(),
         title: actor.title.clone(),

@@ -108,7 +108,7 @@ pub async fn get(
     req: HttpRequest,
 ) -> Result<HttpResponse, ApiError> {
     let wait = Query::parse(&req)?.wait_for_finish()?;
-    let user_id = user.as_ref().map(|u| u.id.as_str());
+    let user_id = user.as_ref().map(|u| &u.id);
     let build = match user_id {
         Some(user_id) => builds::get_for_user(&state.pool, &path, user_id).await?,
         None => builds::get(&state.pool, &path).await?,

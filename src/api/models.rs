@@ -27,7 +27,7 @@ pub struct UserInfo {
 impl From<&User> for UserInfo {
     fn from(user: &User) -> Self {
         UserInfo {
-            id: user.id.clone(),
+            id: user.id.to_string(),
             username: user.username.clone(),
             created_at: timestamp(&user.created_at),
         }
@@ -92,7 +92,7 @@ impl Build {
         Build {
             id: b.id.clone(),
             act_id: b.act_id.clone(),
-            user_id: b.user_id.clone(),
+            user_id: b.user_id.to_string(),
             started_at: timestamp(&b.started_at),
             finished_at: b.finished_at.as_ref().map(timestamp),
             status: b.status,
@@ -142,7 +142,7 @@ impl From<&BuildRecord> for BuildShort {
         BuildShort {
             id: b.id.clone(),
             act_id: b.act_id.clone(),
-            user_id: b.user_id.clone(),
+            user_id: b.user_id.to_string(),
             status: b.status,
             started_at: timestamp(&b.started_at),
             finished_at: b.finished_at.as_ref().map(timestamp),
@@ -338,7 +338,7 @@ impl From<&crate::storage::key_value_stores::StoreRecord> for KeyValueStore {
         KeyValueStore {
             id: s.id.clone(),
             name: s.name.clone(),
-            user_id: s.user_id.clone(),
+            user_id: s.user_id.to_string(),
             username: s.username.clone(),
             created_at: timestamp(&s.created_at),
             modified_at: timestamp(&s.modified_at),

@@ -22,7 +22,7 @@ use super::error::ConsoleError;
 use super::session::Session;
 use super::views;
 use crate::domain::timestamp::timestamp;
-use crate::domain::{is_id, BuildStatus};
+use crate::domain::{is_id, BuildStatus, UserId};
 use crate::events::waiters::StreamGuard;
 use crate::events::{BuildEvent, News, Watch};
 use crate::http::extract::Query;
@@ -98,7 +98,7 @@ pub async fn builds(
 struct ListWatcher {
     pool: PgPool,
     watch: Watch,
-    user_id: String,
+    user_id: UserId,
     /// The builds on the page that are not finished yet (as far as the browser was told).
     ids: Vec<String>,
     /// What the browser was last told of each build.
@@ -244,7 +244,7 @@ pub async fn build(
 struct BuildFollower {
     pool: PgPool,
     watch: Watch,
-    user_id: String,
+    user_id: UserId,
     build_id: String,
     after: i64,
     /// The status the browser was last told.

@@ -1,5 +1,57 @@
+//! Ids: how they are made, and types for the ids that are passed around together (a user's and a
+//! worker's), so that one cannot stand in for the other or for a build's id.
+
+use std::fmt;
+
 use rand::distributions::Alphanumeric;
 use rand::Rng;
+use serde::{Deserialize, Serialize};
+
+/// A text id of its own type: stored, bound and answered as the text it holds.
+macro_rules! text_id {
+    ($(#[$doc:meta])* $name:ident) => {
+        $(#[$doc])*
+        #[derive(Debug, Clone, PartialEq, Eq, Hash, Serialize, Deserialize, sqlx::Type)]
+        #[serde(transparent)]
+        #[sqlx(transparent)]
+        pub struct $name(String);
+
+        impl $name {
+            pub fn as_str(&self) -> &str {
+                &self.0
+            }
+        }
+
+        impl From<String> for $name {
+            fn from(text: String) -> Self {
+                $name(text)
+            }
+        }
+
+        impl fmt::Display for $name {
+            fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+                f.write_str(&self.0)
+            }
+        }
+    };
+}
+
+text_id!(
+    /// The id of a user (17 alphanumeric characters).
+    UserId
+);
+text_id!(
+    /// The id of a worker process's build slots (`w-` and 17 alphanumeric characters), which
+    /// fences every write it makes for the builds it holds.
+    WorkerId
+);
+
+impl WorkerId {
+    /// The id of slots that start now.
+    pub fn generate() -> Self {
+        WorkerId(format!("w-{}", new_id()))
+    }
+}
 
 /// Length of user, Actor and build ids.
 pub const ID_LEN: usize = 17;
@@ -38,5 +90,15 @@ mod tests {
         assert_ne!(a, new_id());
         assert!(!is_id("short"));
         assert!(!is_id("abcdefghijklmnop-"));
+    }
+
+    #[test]
+    fn typed_ids_are_their_text() {
+        let worker = WorkerId::generate();
+        assert!(worker.as_str().starts_with("w-") && is_id(&worker.as_str()[2..]));
+        assert_eq!(
+            serde_json::to_string(&UserId::from("u1".to_owned())).ok(),
+            Some("\"u1\"".into())
+        );
     }
 }

@@ -6,6 +6,7 @@ use sqlx::PgPool;
 
 use super::ServiceError;
 use crate::domain::secret_box::SecretBox;
+use crate::domain::UserId;
 use crate::domain::VersionNumber;
 use crate::events::waiters::Waiters;
 use crate::storage::actors::ActorRecord;
@@ -18,7 +19,7 @@ pub async fn start(
     pool: &PgPool,
     secrets: &SecretBox,
     actor: &ActorRecord,
-    user_id: &str,
+    user_id: &UserId,
     version_number: &VersionNumber,
     request: BuildRequest<'_>,
 ) -> Result<BuildRecord, ServiceError> {

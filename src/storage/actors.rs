@@ -7,11 +7,12 @@ use sqlx::{FromRow, PgExecutor, PgPool};
 
 use crate::domain::build_document::DEFAULT_MEMORY_MBYTES;
 use crate::domain::ActorRef;
+use crate::domain::UserId;
 
 #[derive(Debug, Clone, FromRow)]
 pub struct ActorRecord {
     pub id: String,
-    pub user_id: String,
+    pub user_id: UserId,
     pub username: String,
     pub name: String,
     pub title: Option<String>,
@@ -57,7 +58,7 @@ pub(super) const FIND_BY_NAME: &str =
 /// reported exactly as an absent one.
 pub async fn find(
     db: impl PgExecutor<'_>,
-    user_id: &str,
+    user_id: &UserId,
     username: &str,
     actor: &ActorRef,
 ) -> Result<Option<ActorRecord>, sqlx::Error> {
@@ -91,7 +92,7 @@ pub(super) const INSERT: &str =
 pub async fn insert(
     db: impl PgExecutor<'_>,
     id: &str,
-    user_id: &str,
+    user_id: &UserId,
     name: &str,
     fields: &ActorFields,
 ) -> Result<(), sqlx::Error> {
@@ -182,7 +183,7 @@ pub(super) const COUNT: &str = "SELECT count(*) FROM actors WHERE user_id = $1";
 
 pub async fn list(
     pool: &PgPool,
-    user_id: &str,
+    user_id: &UserId,
     offset: i64,
     limit: i64,
     desc: bool,

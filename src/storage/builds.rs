@@ -12,13 +12,13 @@ use sqlx::{FromRow, PgExecutor, PgPool};
 use super::status_sql;
 use crate::domain::build_document::{ActVersion, BuildMeta, BuildOptions, BuildStats, Usage};
 use crate::domain::version_spec::VersionSpec;
-use crate::domain::{new_id, AbortedBy, BuildStatus};
+use crate::domain::{new_id, AbortedBy, BuildStatus, UserId};
 
 #[derive(Debug, Clone, FromRow)]
 pub struct BuildRecord {
     pub id: String,
     pub act_id: String,
-    pub user_id: String,
+    pub user_id: UserId,
     #[sqlx(try_from = "String")]
     pub status: BuildStatus,
     pub started_at: DateTime<Utc>,
@@ -48,7 +48,7 @@ impl BuildRecord {
 
 pub struct NewBuild {
     pub act_id: String,
-    pub user_id: String,
+    pub user_id: UserId,
     pub version_number: String,
     pub tag: String,
     pub meta: BuildMeta,
@@ -70,13 +70,13 @@ pub struct BuildRequest<'a> {
 impl NewBuild {
     pub fn of_version(
         actor_id: &str,
-        user_id: &str,
+        user_id: &UserId,
         version: &VersionSpec,
         request: BuildRequest<'_>,
     ) -> Self {
         NewBuild {
             act_id: actor_id.to_owned(),
-            user_id: user_id.to_owned(),
+            user_id: user_id.clone(),
             version_number: version.version_number.to_string(),
             tag: request.tag.unwrap_or_else(|| version.build_tag.clone()),
             meta: BuildMeta {
@@ -157,7 +157,7 @@ pub(super) const GET_FOR_USER: &str =
 pub async fn get_for_user(
     db: impl PgExecutor<'_>,
     id: &str,
-    user_id: &str,
+    user_id: &UserId,
 ) -> Result<Option<BuildRecord>, sqlx::Error> {
     sqlx::query_as(GET_FOR_USER)
         .bind(id)
@@ -168,7 +168,7 @@ pub async fn get_for_user(
 
 /// Which builds a list shows.
 pub enum BuildScope<'a> {
-    User(&'a str),
+    User(&'a UserId),
     Actor(&'a str),
 }
 
@@ -211,8 +211,8 @@ pub async fn list(
 ) -> Result<(i64, Vec<BuildRecord>), sqlx::Error> {
     // The page in the order asked, and the counter whose `build_count` is the total.
     let (items_sql, total_sql, key) = match (scope, desc) {
-        (BuildScope::User(user_id), false) => (LIST_OF_USER_ASC, COUNT_OF_USER, user_id),
-        (BuildScope::User(user_id), true) => (LIST_OF_USER_DESC, COUNT_OF_USER, user_id),
+        (BuildScope::User(user_id), false) => (LIST_OF_USER_ASC, COUNT_OF_USER, user_id.as_str()),
+        (BuildScope::User(user_id), true) => (LIST_OF_USER_DESC, COUNT_OF_USER, user_id.as_str()),
         (BuildScope::Actor(actor_id), false) => (LIST_OF_ACTOR_ASC, COUNT_OF_ACTOR, actor_id),
         (BuildScope::Actor(actor_id), true) => (LIST_OF_ACTOR_DESC, COUNT_OF_ACTOR, actor_id),
     };
@@ -237,7 +237,7 @@ pub struct BuildWithActor {
 
 /// Which of a user's builds a filtered list shows: all, or only one Actor's, or only some statuses.
 pub struct BuildFilter<'a> {
-    pub user_id: &'a str,
+    pub user_id: &'a UserId,
     pub actor_id: Option<&'a str>,
     /// Empty means any status.
     pub statuses: &'a [BuildStatus],
@@ -294,7 +294,7 @@ pub(super) const GET_MANY_FOR_USER: &str =
 pub async fn get_many_for_user(
     pool: &PgPool,
     ids: &[String],
-    user_id: &str,
+    user_id: &UserId,
 ) -> Result<Vec<BuildRecord>, sqlx::Error> {
     sqlx::query_as(GET_MANY_FOR_USER)
         .bind(ids)
@@ -322,7 +322,7 @@ pub(super) static ABORT: LazyLock<String> = LazyLock::new(|| status_sql::fill(AB
 pub async fn abort(
     pool: &PgPool,
     id: &str,
-    user_id: &str,
+    user_id: &UserId,
 ) -> Result<Option<BuildRecord>, sqlx::Error> {
     let mut tx = pool.begin().await?;
     let moved: Option<BuildRecord> = sqlx::query_as(&ABORT)
@@ -360,7 +360,7 @@ pub(super) const A_TAG_OF: &str = "SELECT tag FROM actor_tags WHERE build_id = $
 pub(super) const DELETE: &str = "DELETE FROM builds WHERE id = $1";
 
 /// Deletes a finished build that no tag points at.
-pub async fn delete(pool: &PgPool, id: &str, user_id: &str) -> Result<Deletion, sqlx::Error> {
+pub async fn delete(pool: &PgPool, id: &str, user_id: &UserId) -> Result<Deletion, sqlx::Error> {
     let mut tx = pool.begin().await?;
     let status: Option<String> = sqlx::query_scalar(LOCK_STATUS)
         .bind(id)

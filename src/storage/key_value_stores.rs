@@ -5,11 +5,12 @@ use sqlx::{FromRow, PgExecutor, PgPool};
 
 use crate::domain::new_id;
 use crate::domain::signature::new_signing_secret;
+use crate::domain::UserId;
 
 #[derive(Debug, Clone, FromRow)]
 pub struct StoreRecord {
     pub id: String,
-    pub user_id: String,
+    pub user_id: UserId,
     pub username: String,
     pub name: Option<String>,
     pub url_signing_secret_key: String,
@@ -79,7 +80,7 @@ pub(super) const INSERT: &str =
 /// name, a new unnamed store every time.
 pub async fn get_or_create(
     pool: &PgPool,
-    user_id: &str,
+    user_id: &UserId,
     name: Option<&str>,
 ) -> Result<(StoreRecord, bool), sqlx::Error> {
     let id = new_id();

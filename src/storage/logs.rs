@@ -6,6 +6,7 @@ use chrono::{DateTime, Utc};
 use sqlx::{FromRow, PgExecutor, PgPool};
 
 use super::status_sql;
+use crate::domain::WorkerId;
 
 #[derive(Debug, Clone, FromRow)]
 pub struct LogLine {
@@ -57,7 +58,7 @@ fn is_data_error(e: &sqlx::Error) -> bool {
 pub async fn append(
     db: &PgPool,
     build_id: &str,
-    worker_id: &str,
+    worker_id: &WorkerId,
     lines: &[(DateTime<Utc>, String)],
 ) -> Result<bool, sqlx::Error> {
     if lines.is_empty() {
@@ -104,7 +105,7 @@ pub(super) const APPEND: &str =
 async fn insert(
     db: &PgPool,
     build_id: &str,
-    worker_id: &str,
+    worker_id: &WorkerId,
     lines: &[(DateTime<Utc>, Cow<'_, str>)],
 ) -> Result<bool, sqlx::Error> {
     let (at, text): (Vec<DateTime<Utc>>, Vec<&str>) =

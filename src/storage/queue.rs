@@ -12,7 +12,7 @@ use sqlx::{FromRow, PgPool};
 
 use super::status_sql::{self, leased};
 use crate::domain::build_document::BuildOptions;
-use crate::domain::{AbortedBy, BuildStatus};
+use crate::domain::{AbortedBy, BuildStatus, UserId, WorkerId};
 use crate::metrics;
 
 /// A build just claimed, with what running it needs.
@@ -20,7 +20,7 @@ use crate::metrics;
 pub struct ClaimedBuild {
     pub id: String,
     pub act_id: String,
-    pub user_id: String,
+    pub user_id: UserId,
     pub username: String,
     pub actor_name: String,
     pub version_number: String,
@@ -56,7 +56,7 @@ pub(super) const CLAIM: &str = "UPDATE builds b
 /// number of workers claim at once without taking a build twice.
 pub async fn claim(
     pool: &PgPool,
-    worker_id: &str,
+    worker_id: &WorkerId,
     free: usize,
     lease: Duration,
 ) -> Result<Vec<ClaimedBuild>, sqlx::Error> {
@@ -85,7 +85,7 @@ pub(super) const HEARTBEAT: &str =
 /// from the answer is no longer this worker's (the rescuer ended it).
 pub async fn heartbeat(
     pool: &PgPool,
-    worker_id: &str,
+    worker_id: &WorkerId,
     build_ids: &[String],
     lease: Duration,
 ) -> Result<Vec<(String, BuildStatus)>, sqlx::Error> {
@@ -115,7 +115,7 @@ pub(super) const HELD_STATUS: &str =
 pub async fn held_status(
     pool: &PgPool,
     build_id: &str,
-    worker_id: &str,
+    worker_id: &WorkerId,
 ) -> Result<Option<(BuildStatus, Option<String>)>, sqlx::Error> {
     let row: Option<(String, Option<String>)> = sqlx::query_as(HELD_STATUS)
         .bind(build_id)
@@ -136,7 +136,7 @@ pub(super) const MOVE_HELD: &str = "UPDATE builds SET status = $4,
 pub async fn move_held(
     pool: &PgPool,
     build_id: &str,
-    worker_id: &str,
+    worker_id: &WorkerId,
     from: BuildStatus,
     to: BuildStatus,
     aborted_by: Option<&AbortedBy>,
@@ -170,7 +170,7 @@ pub(super) const SAVE_DEFINITION: &str =
 pub async fn save_definition(
     pool: &PgPool,
     build_id: &str,
-    worker_id: &str,
+    worker_id: &WorkerId,
     definition: Option<&Value>,
     input_schema: Option<&str>,
     readme: Option<&str>,
@@ -223,7 +223,7 @@ pub(super) const FINISH: &str = "WITH moved AS (
 pub async fn finish(
     pool: &PgPool,
     build_id: &str,
-    worker_id: &str,
+    worker_id: &WorkerId,
     from: BuildStatus,
     to: BuildStatus,
     price_per_unit: f64,
@@ -349,7 +349,7 @@ pub(super) const READY_OR_HELD: &str = "SELECT EXISTS (SELECT 1 FROM builds WHER
      OR (worker_id = $1 AND status IN ('RUNNING', 'ABORTING', 'TIMING-OUT')))";
 
 /// Whether any build is READY, or still unfinished on `worker_id`.
-pub async fn ready_or_held(pool: &PgPool, worker_id: &str) -> Result<bool, sqlx::Error> {
+pub async fn ready_or_held(pool: &PgPool, worker_id: &WorkerId) -> Result<bool, sqlx::Error> {
     sqlx::query_scalar(READY_OR_HELD)
         .bind(worker_id)
         .fetch_one(pool)

@@ -5,12 +5,12 @@ use serde::Serialize;
 use sha2::{Digest, Sha256};
 use sqlx::{FromRow, PgPool};
 
-use crate::domain::{new_id, new_token};
+use crate::domain::{new_id, new_token, UserId};
 
 #[derive(Debug, Clone, FromRow, Serialize)]
 #[serde(rename_all = "camelCase")]
 pub struct User {
-    pub id: String,
+    pub id: UserId,
     pub username: String,
     #[serde(with = "crate::domain::timestamp::ts")]
     pub created_at: DateTime<Utc>,
@@ -53,7 +53,7 @@ pub(super) const CREATE_TOKEN: &str =
     "INSERT INTO tokens (token_hash, prefix, user_id) VALUES ($1, $2, $3)";
 
 /// Makes a new token for the user and returns it; only its hash is stored.
-pub async fn create_token(pool: &PgPool, user_id: &str) -> Result<String, sqlx::Error> {
+pub async fn create_token(pool: &PgPool, user_id: &UserId) -> Result<String, sqlx::Error> {
     let token = new_token();
     sqlx::query(CREATE_TOKEN)
         .bind(hash(&token))

@@ -18,7 +18,7 @@ use sqlx::PgPool;
 use tokio::sync::watch;
 use tracing::Instrument;
 
-use crate::domain::new_id;
+use crate::domain::WorkerId;
 use crate::events::BuildEvents;
 use crate::settings::WorkerSettings;
 use crate::storage::queue;
@@ -42,7 +42,7 @@ pub enum StopRequest {
 pub(crate) struct Worker {
     pub pool: PgPool,
     pub settings: WorkerSettings,
-    pub worker_id: String,
+    pub worker_id: WorkerId,
     pub executor: Arc<dyn Executor>,
     /// The builds this worker runs.
     running: Arc<Running>,
@@ -82,7 +82,7 @@ impl WorkerPool {
         let worker = Arc::new(Worker {
             pool,
             settings,
-            worker_id: format!("w-{}", new_id()),
+            worker_id: WorkerId::generate(),
             executor,
             running: Arc::default(),
         });

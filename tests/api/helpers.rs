@@ -185,7 +185,7 @@ async fn spawn_with(
         address,
         pool,
         token,
-        user_id: user.id,
+        user_id: user.id.to_string(),
         client: reqwest::Client::new(),
         settings,
         events,

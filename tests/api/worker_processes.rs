@@ -156,11 +156,12 @@ async fn builds_of_a_killed_worker_are_rescued() {
             tokio::time::sleep(Duration::from_millis(50)).await;
         }
     }
-    let dead_worker: String = sqlx::query_scalar("SELECT worker_id FROM builds WHERE id = $1")
-        .bind(&ids[0])
-        .fetch_one(&app.pool)
-        .await
-        .expect("worker id");
+    let dead_worker: actor_builds::domain::WorkerId =
+        sqlx::query_scalar("SELECT worker_id FROM builds WHERE id = $1")
+            .bind(&ids[0])
+            .fetch_one(&app.pool)
+            .await
+            .expect("worker id");
 
     let pids: Vec<i32> = ids
         .iter()
