@@ -222,9 +222,11 @@ impl FromQuery for ActorListQuery {
         let sort_by = match query.non_empty("sortBy") {
             None => None,
             Some(v @ ("createdAt" | "stats.lastRunStartedAt")) => Some(v.to_owned()),
-            Some(other) => return Err(ApiError::InvalidParameter(format!(
+            Some(other) => {
+                return Err(ApiError::InvalidParameter(format!(
                 "Parameter \"sortBy\" must be createdAt or stats.lastRunStartedAt, not {other:?}"
-            ))),
+            )))
+            }
         };
         Ok(ActorListQuery { my, sort_by })
     }
