@@ -3,17 +3,19 @@ use std::collections::HashMap;
 use actix_web::{web, HttpRequest, HttpResponse};
 use serde::{Deserialize, Deserializer};
 use serde_json::{Map, Value};
+use utoipa::IntoParams;
 
 #[allow(unused_imports)] // Named only in the OpenAPI attributes.
 use super::models::*;
 use super::models::{Actor, ActorShort, ActorStats, TaggedBuild, Version};
+use super::params::PageQuery;
 use super::service_openapi::ApiErrors;
 use super::versions::version_taken;
 use crate::domain::timestamp::timestamp;
 use crate::domain::version_spec::{check_tag, VersionInput, VersionSpec};
 use crate::domain::{new_id, ActorName};
 use crate::http::error::ApiError;
-use crate::http::extract::{Caller, JsonBody, Query};
+use crate::http::extract::{self, Caller, FromQuery, JsonBody, Query};
 use crate::http::respond;
 use crate::service::actors::load;
 use crate::state::AppState;
@@ -203,19 +205,40 @@ pub async fn create(
     ))
 }
 
+/// The parameters of `GET /v2/actors` besides the page; both are accepted and have no effect.
+#[derive(Debug, IntoParams)]
+#[into_params(parameter_in = Query, rename_all = "camelCase")]
+#[allow(dead_code)] // Read only to be checked.
+pub struct ActorListQuery {
+    /// Only the caller's Actors (always the case here)
+    pub my: Option<bool>,
+    /// createdAt or stats.lastRunStartedAt
+    pub sort_by: Option<String>,
+}
+
+impl FromQuery for ActorListQuery {
+    fn from_query(query: &Query) -> Result<Self, ApiError> {
+        let my = query.bool("my")?;
+        let sort_by = match query.non_empty("sortBy") {
+            None => None,
+            Some(v @ ("createdAt" | "stats.lastRunStartedAt")) => Some(v.to_owned()),
+            Some(other) => {
+                return Err(ApiError::InvalidParameter(format!(
+                "Parameter \"sortBy\" must be createdAt or stats.lastRunStartedAt, not {other:?}"
+            )))
+            }
+        };
+        Ok(ActorListQuery { my, sort_by })
+    }
+}
+
 /// `GET /v2/actors`
 #[utoipa::path(
     operation_id = "actors_list",
     get,
     path = "/v2/actors",
     tag = "actors",
-    params(
-        ("my" = Option<bool>, Query, description = "Only the caller's Actors (always the case here)"),
-        ("offset" = Option<i64>, Query, minimum = 0, description = "Items to skip"),
-        ("limit" = Option<i64>, Query, minimum = 0, description = "Items to return, at most 1000; 0 means the default"),
-        ("desc" = Option<bool>, Query, description = "Newest first"),
-        ("sortBy" = Option<String>, Query, description = "createdAt or stats.lastRunStartedAt")
-    ),
+    params(ActorListQuery, PageQuery),
     responses(
         (status = 200, description = "The caller's Actors", body = Data<Page<ActorShort>>),
         ApiErrors
@@ -226,17 +249,7 @@ pub async fn list(
     Caller(user): Caller,
     req: HttpRequest,
 ) -> Result<HttpResponse, ApiError> {
-    let query = Query::parse(&req)?;
-    query.bool("my")?;
-    match query.get("sortBy") {
-        None | Some("") | Some("createdAt") | Some("stats.lastRunStartedAt") => {}
-        Some(other) => {
-            return Err(ApiError::InvalidParameter(format!(
-                "Parameter \"sortBy\" must be createdAt or stats.lastRunStartedAt, not {other:?}"
-            )))
-        }
-    }
-    let page = query.page()?;
+    let (_, page): (ActorListQuery, PageQuery) = extract::query(&req)?;
     let (total, rows) =
         actors::list(&state.pool, &user.id, page.offset, page.limit, page.desc).await?;
     let items: Vec<ActorShort> = rows

@@ -1,19 +1,61 @@
 use actix_web::http::header;
 use actix_web::{web, HttpRequest, HttpResponse};
+use utoipa::IntoParams;
 
 #[allow(unused_imports)] // Named only in the OpenAPI attributes.
 use super::models::*;
 use super::models::{Build, BuildShort};
+use super::params::{PageQuery, WaitQuery};
 use super::service_openapi::ApiErrors;
 use crate::domain::version_spec::check_tag;
 use crate::domain::{Origin, VersionNumber};
 use crate::http::error::ApiError;
-use crate::http::extract::{Caller, MaybeCaller, Query};
+use crate::http::extract::{self, Caller, FromQuery, MaybeCaller, Query};
 use crate::http::respond;
 use crate::service::actors::load;
 use crate::service::builds::{default_of, start, wait_for_finish};
 use crate::state::AppState;
 use crate::storage::builds::{self, BuildRecord, BuildRequest, BuildScope, Deletion};
+
+/// The parameters of `POST /v2/actors/{actorId}/builds` besides `waitForFinish`.
+#[derive(Debug, IntoParams)]
+#[into_params(parameter_in = Query, rename_all = "camelCase")]
+pub struct BuildCreateQuery {
+    /// The version to build, MAJOR.MINOR
+    #[param(value_type = String)]
+    pub version: VersionNumber,
+    #[param(value_type = Option<bool>)]
+    pub use_cache: bool,
+    #[param(value_type = Option<bool>)]
+    pub beta_packages: bool,
+    /// Tag to give the build when it succeeds; default: the version's buildTag
+    pub tag: Option<String>,
+}
+
+impl FromQuery for BuildCreateQuery {
+    fn from_query(query: &Query) -> Result<Self, ApiError> {
+        let version = match query.non_empty("version") {
+            None => {
+                return Err(ApiError::InvalidParameter(
+                    "Parameter \"version\" is required".into(),
+                ))
+            }
+            Some(v) => VersionNumber::parse(v).map_err(ApiError::InvalidParameter)?,
+        };
+        let use_cache = query.bool("useCache")?.unwrap_or(false);
+        let beta_packages = query.bool("betaPackages")?.unwrap_or(false);
+        let tag = query.non_empty("tag").map(str::to_owned);
+        if let Some(tag) = &tag {
+            check_tag(tag).map_err(ApiError::InvalidParameter)?;
+        }
+        Ok(BuildCreateQuery {
+            version,
+            use_cache,
+            beta_packages,
+            tag,
+        })
+    }
+}
 
 /// `POST /v2/actors/{actorId}/builds`
 #[utoipa::path(
@@ -23,11 +65,8 @@ use crate::storage::builds::{self, BuildRecord, BuildRequest, BuildScope, Deleti
     tag = "builds",
     params(
         ("actorId" = String, Path, description = "The Actor's id, `username~name` or `~name`"),
-        ("version" = String, Query, description = "The version to build, MAJOR.MINOR"),
-        ("useCache" = Option<bool>, Query),
-        ("betaPackages" = Option<bool>, Query),
-        ("tag" = Option<String>, Query, description = "Tag to give the build when it succeeds; default: the version's buildTag"),
-        ("waitForFinish" = Option<f64>, Query, minimum = 0, maximum = 60, description = "Seconds to wait for the build to finish, clamped to [0, 60]")
+        BuildCreateQuery,
+        WaitQuery
     ),
     responses(
         (status = 201, description = "The new build", body = Data<Build>, headers(("Location" = String, description = "/v2/actor-builds/{buildId}"))),
@@ -40,25 +79,12 @@ pub async fn create(
     path: web::Path<String>,
     req: HttpRequest,
 ) -> Result<HttpResponse, ApiError> {
-    let query = Query::parse(&req)?;
-    let version_number = match query.get("version") {
-        None | Some("") => {
-            return Err(ApiError::InvalidParameter(
-                "Parameter \"version\" is required".into(),
-            ))
-        }
-        Some(v) => VersionNumber::parse(v).map_err(ApiError::InvalidParameter)?,
-    };
-    let use_cache = query.bool("useCache")?.unwrap_or(false);
-    let beta_packages = query.bool("betaPackages")?.unwrap_or(false);
-    let tag = query
-        .get("tag")
-        .filter(|t| !t.is_empty())
-        .map(str::to_owned);
-    if let Some(tag) = &tag {
-        check_tag(tag).map_err(ApiError::InvalidParameter)?;
-    }
-    let wait = query.wait_for_finish()?;
+    let (
+        params,
+        WaitQuery {
+            wait_for_finish: wait,
+        },
+    ): (BuildCreateQuery, WaitQuery) = extract::query(&req)?;
 
     let actor = load(&state.pool, &user, &path).await?;
     let header = |name: &str| req.headers().get(name).and_then(|v| v.to_str().ok());
@@ -66,16 +92,16 @@ pub async fn create(
         origin: Origin::from_header(header("x-apify-request-origin")),
         client_ip: req.peer_addr().map(|addr| addr.ip().to_string()),
         user_agent: header(header::USER_AGENT.as_str()),
-        use_cache,
-        beta_packages,
-        tag,
+        use_cache: params.use_cache,
+        beta_packages: params.beta_packages,
+        tag: params.tag,
     };
     let build = start(
         &state.pool,
         &state.settings.secrets,
         &actor,
         &user.id,
-        &version_number,
+        &params.version,
         request,
     )
     .await?;
@@ -94,7 +120,7 @@ pub async fn create(
     tag = "builds",
     params(
         ("buildId" = String, Path, description = "The build's id"),
-        ("waitForFinish" = Option<f64>, Query, minimum = 0, maximum = 60, description = "Seconds to wait for the build to finish, clamped to [0, 60]")
+        WaitQuery
     ),
     responses(
         (status = 200, description = "The build (readable without a token; usage in USD then hidden)", body = Data<Build>),
@@ -107,7 +133,9 @@ pub async fn get(
     path: web::Path<String>,
     req: HttpRequest,
 ) -> Result<HttpResponse, ApiError> {
-    let wait = Query::parse(&req)?.wait_for_finish()?;
+    let WaitQuery {
+        wait_for_finish: wait,
+    } = extract::query(&req)?;
     let user_id = user.as_ref().map(|u| &u.id);
     let build = match user_id {
         Some(user_id) => builds::get_for_user(&state.pool, &path, user_id).await?,
@@ -141,7 +169,7 @@ async fn load_of_actor(
     params(
         ("actorId" = String, Path, description = "The Actor's id, `username~name` or `~name`"),
         ("buildId" = String, Path, description = "The build's id"),
-        ("waitForFinish" = Option<f64>, Query, minimum = 0, maximum = 60, description = "Seconds to wait for the build to finish, clamped to [0, 60]")
+        WaitQuery
     ),
     responses(
         (status = 200, description = "The build", body = Data<Build>),
@@ -154,7 +182,9 @@ pub async fn get_of_actor(
     path: web::Path<(String, String)>,
     req: HttpRequest,
 ) -> Result<HttpResponse, ApiError> {
-    let wait = Query::parse(&req)?.wait_for_finish()?;
+    let WaitQuery {
+        wait_for_finish: wait,
+    } = extract::query(&req)?;
     let (actor_id, build_id) = path.into_inner();
     let build = load_of_actor(&state, &user, &actor_id, &build_id).await?;
     let build = wait_for_finish(&state.waiters, build, wait).await?;
@@ -169,7 +199,7 @@ pub async fn get_of_actor(
     tag = "builds",
     params(
         ("actorId" = String, Path, description = "The Actor's id, `username~name` or `~name`"),
-        ("waitForFinish" = Option<f64>, Query, minimum = 0, maximum = 60, description = "Seconds to wait for the build to finish, clamped to [0, 60]")
+        WaitQuery
     ),
     responses(
         (status = 200, description = "The build that defaultRunOptions.build names", body = Data<Build>),
@@ -182,7 +212,9 @@ pub async fn get_default(
     path: web::Path<String>,
     req: HttpRequest,
 ) -> Result<HttpResponse, ApiError> {
-    let wait = Query::parse(&req)?.wait_for_finish()?;
+    let WaitQuery {
+        wait_for_finish: wait,
+    } = extract::query(&req)?;
     let actor = load(&state.pool, &user, &path).await?;
     let build = default_of(&state.pool, &actor)
         .await?
@@ -197,11 +229,7 @@ pub async fn get_default(
     get,
     path = "/v2/actor-builds",
     tag = "builds",
-    params(
-        ("offset" = Option<i64>, Query, minimum = 0, description = "Items to skip"),
-        ("limit" = Option<i64>, Query, minimum = 0, description = "Items to return, at most 1000; 0 means the default"),
-        ("desc" = Option<bool>, Query, description = "Newest first")
-    ),
+    params(PageQuery),
     responses(
         (status = 200, description = "The caller's builds", body = Data<Page<BuildShort>>),
         ApiErrors
@@ -223,9 +251,7 @@ pub async fn list_for_user(
     tag = "builds",
     params(
         ("actorId" = String, Path, description = "The Actor's id, `username~name` or `~name`"),
-        ("offset" = Option<i64>, Query, minimum = 0, description = "Items to skip"),
-        ("limit" = Option<i64>, Query, minimum = 0, description = "Items to return, at most 1000; 0 means the default"),
-        ("desc" = Option<bool>, Query, description = "Newest first")
+        PageQuery
     ),
     responses(
         (status = 200, description = "The Actor's builds", body = Data<Page<BuildShort>>),
@@ -247,7 +273,7 @@ async fn list(
     scope: BuildScope<'_>,
     req: &HttpRequest,
 ) -> Result<HttpResponse, ApiError> {
-    let page = Query::parse(req)?.page()?;
+    let page: PageQuery = extract::query(req)?;
     let (total, items) =
         builds::list(&state.pool, scope, page.offset, page.limit, page.desc).await?;
     let items: Vec<BuildShort> = items.iter().map(BuildShort::from).collect();

@@ -4,6 +4,7 @@
 
 use actix_web::http::header::{self, HeaderValue};
 use actix_web::{web, HttpRequest, HttpResponse};
+use utoipa::IntoParams;
 
 #[allow(unused_imports)] // Named only in the OpenAPI attributes.
 use super::models::*;
@@ -12,7 +13,7 @@ use super::service_openapi::ApiErrors;
 use crate::domain::signature;
 use crate::domain::ActorRef;
 use crate::http::error::ApiError;
-use crate::http::extract::{Caller, MaybeCaller, Query, RawBody};
+use crate::http::extract::{self, Caller, FromQuery, MaybeCaller, Query, RawBody};
 use crate::http::respond;
 use crate::state::AppState;
 use crate::storage::key_value_stores::{self as stores, StoreRecord};
@@ -55,6 +56,53 @@ fn check_key(key: &str) -> Result<(), ApiError> {
     }
 }
 
+/// The parameters of `POST /v2/key-value-stores`.
+#[derive(Debug, IntoParams)]
+#[into_params(parameter_in = Query)]
+pub struct StoreNameQuery {
+    /// The store's name; the caller's store of that name is returned when it exists. Without a name, a new unnamed store
+    #[param(pattern = r"^[a-zA-Z0-9]([a-zA-Z0-9-]{0,61}[a-zA-Z0-9])?$")]
+    pub name: Option<String>,
+}
+
+impl FromQuery for StoreNameQuery {
+    fn from_query(query: &Query) -> Result<Self, ApiError> {
+        let name = query.non_empty("name").map(str::to_owned);
+        if let Some(name) = &name {
+            check_name(name)?;
+        }
+        Ok(StoreNameQuery { name })
+    }
+}
+
+/// The parameters of reading a record.
+#[derive(Debug, IntoParams)]
+#[into_params(parameter_in = Query, rename_all = "camelCase")]
+pub struct RecordQuery {
+    /// A signature made with the store's urlSigningSecretKey; grants reading without a token
+    #[param(value_type = Option<String>)]
+    pub signature: String,
+    /// Accepted for compatibility; the value is always answered directly
+    #[allow(dead_code)] // Read only to be checked.
+    pub disable_redirect: Option<bool>,
+    /// Answer with Content-Disposition: attachment
+    #[param(value_type = Option<bool>)]
+    pub attachment: bool,
+}
+
+impl FromQuery for RecordQuery {
+    fn from_query(query: &Query) -> Result<Self, ApiError> {
+        let disable_redirect = query.bool("disableRedirect")?;
+        let attachment = query.bool("attachment")?.unwrap_or(false);
+        let signature = query.get("signature").unwrap_or_default().to_owned();
+        Ok(RecordQuery {
+            signature,
+            disable_redirect,
+            attachment,
+        })
+    }
+}
+
 /// The store a path names (id, `username~name`, or `~name` for the caller's), whoever owns it.
 async fn find(
     state: &AppState,
@@ -88,9 +136,7 @@ async fn load(state: &AppState, user: &User, store_id: &str) -> Result<StoreReco
     post,
     path = "/v2/key-value-stores",
     tag = "key-value-stores",
-    params(
-        ("name" = Option<String>, Query, pattern = r"^[a-zA-Z0-9]([a-zA-Z0-9-]{0,61}[a-zA-Z0-9])?$", description = "The store's name; the caller's store of that name is returned when it exists. Without a name, a new unnamed store")
-    ),
+    params(StoreNameQuery),
     responses(
         (status = 200, description = "The caller's existing store of that name", body = Data<KeyValueStore>),
         (status = 201, description = "The new store", body = Data<KeyValueStore>),
@@ -102,12 +148,8 @@ pub async fn get_or_create(
     Caller(user): Caller,
     req: HttpRequest,
 ) -> Result<HttpResponse, ApiError> {
-    let query = Query::parse(&req)?;
-    let name = query.get("name").filter(|n| !n.is_empty());
-    if let Some(name) = name {
-        check_name(name)?;
-    }
-    let (store, created) = stores::get_or_create(&state.pool, &user.id, name).await?;
+    let StoreNameQuery { name } = extract::query(&req)?;
+    let (store, created) = stores::get_or_create(&state.pool, &user.id, name.as_deref()).await?;
     let view = KeyValueStore::from(&store);
     Ok(if created {
         respond::created(&format!("/v2/key-value-stores/{}", store.id), view)
@@ -196,9 +238,7 @@ pub async fn put_record(
     params(
         ("storeId" = String, Path, description = "The store's id, `username~name` or `~name`"),
         ("key" = String, Path, pattern = r"^[a-zA-Z0-9!\-_.'()]{1,256}$", description = "The record's key"),
-        ("signature" = Option<String>, Query, description = "A signature made with the store's urlSigningSecretKey; grants reading without a token"),
-        ("disableRedirect" = Option<bool>, Query, description = "Accepted for compatibility; the value is always answered directly"),
-        ("attachment" = Option<bool>, Query, description = "Answer with Content-Disposition: attachment")
+        RecordQuery
     ),
     responses(
         (status = 200, description = "The value, with the content type it was stored with", content_type = "*/*", body = RecordBytes),
@@ -211,16 +251,17 @@ pub async fn get_record(
     path: web::Path<(String, String)>,
     req: HttpRequest,
 ) -> Result<HttpResponse, ApiError> {
-    let query = Query::parse(&req)?;
-    query.bool("disableRedirect")?;
-    let attachment = query.bool("attachment")?.unwrap_or(false);
+    let RecordQuery {
+        signature,
+        attachment,
+        ..
+    } = extract::query(&req)?;
     let (store_id, key) = path.into_inner();
     let store = find(&state, caller.as_ref(), &store_id).await?;
-    let signature = query.get("signature").unwrap_or_default();
     let now = chrono::Utc::now().timestamp_millis();
     let store = store.filter(|s| {
         caller.as_ref().is_some_and(|u| u.id == s.user_id)
-            || signature::allows_record(&s.url_signing_secret_key, &s.id, &key, signature, now)
+            || signature::allows_record(&s.url_signing_secret_key, &s.id, &key, &signature, now)
     });
     let Some(store) = store else {
         return Err(match caller {

@@ -7,6 +7,7 @@ use actix_web::http::header;
 use actix_web::web::Bytes;
 use actix_web::{web, HttpRequest, HttpResponse};
 use sqlx::PgPool;
+use utoipa::IntoParams;
 
 #[allow(unused_imports)] // Named only in the OpenAPI attributes.
 use super::models::*;
@@ -14,7 +15,7 @@ use super::service_openapi::ApiErrors;
 use crate::events::waiters::StreamGuard;
 use crate::events::{News, Watch};
 use crate::http::error::ApiError;
-use crate::http::extract::{Caller, Query};
+use crate::http::extract::{self, Caller, FromQuery, Query};
 use crate::service;
 use crate::state::AppState;
 use crate::storage::builds;
@@ -24,6 +25,31 @@ const TEXT: &str = "text/plain; charset=utf-8";
 /// How often a log stream looks at the database without news.
 const LOOK_EVERY: Duration = Duration::from_secs(5);
 
+/// The parameters of a build log.
+#[derive(Debug, Clone, Copy, IntoParams)]
+#[into_params(parameter_in = Query)]
+pub struct LogQuery {
+    /// Keep the response open until the build ends
+    #[param(value_type = Option<bool>)]
+    pub stream: bool,
+    /// As an attachment
+    #[param(value_type = Option<bool>)]
+    pub download: bool,
+    /// Keep ANSI escape sequences
+    #[param(value_type = Option<bool>)]
+    pub raw: bool,
+}
+
+impl FromQuery for LogQuery {
+    fn from_query(query: &Query) -> Result<Self, ApiError> {
+        Ok(LogQuery {
+            stream: query.bool("stream")?.unwrap_or(false),
+            download: query.bool("download")?.unwrap_or(false),
+            raw: query.bool("raw")?.unwrap_or(false),
+        })
+    }
+}
+
 /// `GET /v2/actor-builds/{buildId}/log` and `GET /v2/logs/{buildId}`
 #[utoipa::path(
     operation_id = "logs_get",
@@ -32,9 +58,7 @@ const LOOK_EVERY: Duration = Duration::from_secs(5);
     tag = "logs",
     params(
         ("buildId" = String, Path, description = "The build's id"),
-        ("stream" = Option<bool>, Query, description = "Keep the response open until the build ends"),
-        ("download" = Option<bool>, Query, description = "As an attachment"),
-        ("raw" = Option<bool>, Query, description = "Keep ANSI escape sequences")
+        LogQuery
     ),
     responses(
         (status = 200, description = "Log lines, each starting with its timestamp", content_type = "text/plain", body = String),
@@ -47,10 +71,11 @@ pub async fn get(
     path: web::Path<String>,
     req: HttpRequest,
 ) -> Result<HttpResponse, ApiError> {
-    let query = Query::parse(&req)?;
-    let stream = query.bool("stream")?.unwrap_or(false);
-    let download = query.bool("download")?.unwrap_or(false);
-    let raw = query.bool("raw")?.unwrap_or(false);
+    let LogQuery {
+        stream,
+        download,
+        raw,
+    } = extract::query(&req)?;
     // Watch before the first read so that no line written in between is missed.
     let watch = state.events.watch(Some(LOOK_EVERY));
     let build = builds::get_for_user(&state.pool, &path, &user.id)

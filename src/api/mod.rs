@@ -7,6 +7,7 @@ mod builds;
 mod key_value_stores;
 mod logs;
 pub mod models;
+pub mod params;
 pub(crate) mod service;
 mod service_openapi;
 mod users;

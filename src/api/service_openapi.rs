@@ -11,31 +11,36 @@ use utoipa::openapi::{
 };
 use utoipa::{IntoResponses, Modify, OpenApi};
 
+use crate::http::error::ApiError;
+
 use super::{actor_openapi, actors, builds, key_value_stores, logs, users, versions};
 
-/// The error answers every operation may give, each an `ErrorBody`.
+/// The error answers every operation may give, each an `ErrorBody`: one response a status, made
+/// from `ApiError::ALL`, its description naming each `type` of that status and what it means.
 pub struct ApiErrors;
 
 impl IntoResponses for ApiErrors {
     fn responses() -> BTreeMap<String, RefOr<Response>> {
-        [
-            ("400", "Bad input: invalid-parameter, invalid-input, version-already-exists, actor-name-not-unique, deleting-unfinished-build, deleting-default-build"),
-            ("401", "token-not-provided or user-or-token-not-found"),
-            ("404", "record-not-found (absent or another user's) or page-not-found"),
-            ("405", "method-not-allowed"),
-            ("413", "request-too-large"),
-            ("415", "unsupported-content-encoding"),
-            ("429", "rate-limit-exceeded"),
-            ("500", "internal-server-error"),
-            ("503", "service-unavailable: the database cannot be reached"),
-        ]
-        .into_iter()
-        .map(|(code, description)| {
-            let content = ContentBuilder::new().schema(Some(Ref::from_schema_name("ErrorBody"))).build();
-            let response = ResponseBuilder::new().description(description).content("application/json", content).build();
-            (code.to_owned(), RefOr::T(response))
-        })
-        .collect()
+        let mut by_status: BTreeMap<u16, Vec<String>> = BTreeMap::new();
+        for kind in ApiError::ALL {
+            by_status
+                .entry(kind.status.as_u16())
+                .or_default()
+                .push(format!("{}: {}", kind.error_type, kind.description));
+        }
+        by_status
+            .into_iter()
+            .map(|(status, kinds)| {
+                let content = ContentBuilder::new()
+                    .schema(Some(Ref::from_schema_name("ErrorBody")))
+                    .build();
+                let response = ResponseBuilder::new()
+                    .description(kinds.join("; "))
+                    .content("application/json", content)
+                    .build();
+                (status.to_string(), RefOr::T(response))
+            })
+            .collect()
     }
 }
 

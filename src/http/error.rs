@@ -42,26 +42,126 @@ pub enum ApiError {
     Internal(#[source] anyhow::Error),
 }
 
+/// A kind of error as the API answers it: the status, the `type` of the body, and what it means.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct ErrorKind {
+    pub status: StatusCode,
+    pub error_type: &'static str,
+    pub description: &'static str,
+}
+
 impl ApiError {
+    /// Every kind of error the API answers with. An error's status and `type` are read from
+    /// here (see [`ApiError::kind`]), and the OpenAPI document lists this table, so a new
+    /// variant cannot answer with a kind that the document does not describe.
+    pub const ALL: [ErrorKind; 16] = [
+        ErrorKind {
+            status: StatusCode::UNAUTHORIZED,
+            error_type: "token-not-provided",
+            description: "no token was given",
+        },
+        ErrorKind {
+            status: StatusCode::UNAUTHORIZED,
+            error_type: "user-or-token-not-found",
+            description: "the token is not valid",
+        },
+        ErrorKind {
+            status: StatusCode::NOT_FOUND,
+            error_type: "record-not-found",
+            description: "the record is absent or another user's",
+        },
+        ErrorKind {
+            status: StatusCode::NOT_FOUND,
+            error_type: "page-not-found",
+            description: "there is no API endpoint at this URL",
+        },
+        ErrorKind {
+            status: StatusCode::METHOD_NOT_ALLOWED,
+            error_type: "method-not-allowed",
+            description: "the endpoint does not take this HTTP method",
+        },
+        ErrorKind {
+            status: StatusCode::BAD_REQUEST,
+            error_type: "invalid-parameter",
+            description: "a path or query parameter is malformed",
+        },
+        ErrorKind {
+            status: StatusCode::BAD_REQUEST,
+            error_type: "invalid-input",
+            description: "the request body is malformed",
+        },
+        ErrorKind {
+            status: StatusCode::BAD_REQUEST,
+            error_type: "version-already-exists",
+            description: "the Actor already has a version of that number",
+        },
+        ErrorKind {
+            status: StatusCode::BAD_REQUEST,
+            error_type: "actor-name-not-unique",
+            description: "the caller already has an Actor of that name",
+        },
+        ErrorKind {
+            status: StatusCode::BAD_REQUEST,
+            error_type: "deleting-unfinished-build",
+            description: "the build has not finished",
+        },
+        ErrorKind {
+            status: StatusCode::BAD_REQUEST,
+            error_type: "deleting-default-build",
+            description: "a tag points at the build",
+        },
+        ErrorKind {
+            status: StatusCode::PAYLOAD_TOO_LARGE,
+            error_type: "request-too-large",
+            description: "the body is too large, before or after decompression",
+        },
+        ErrorKind {
+            status: StatusCode::UNSUPPORTED_MEDIA_TYPE,
+            error_type: "unsupported-content-encoding",
+            description: "the Content-Encoding is not gzip, br or none",
+        },
+        ErrorKind {
+            status: StatusCode::TOO_MANY_REQUESTS,
+            error_type: "rate-limit-exceeded",
+            description: "too many requests with this token",
+        },
+        ErrorKind {
+            status: StatusCode::SERVICE_UNAVAILABLE,
+            error_type: "service-unavailable",
+            description: "the database cannot be reached",
+        },
+        ErrorKind {
+            status: StatusCode::INTERNAL_SERVER_ERROR,
+            error_type: "internal-server-error",
+            description: "an unexpected failure",
+        },
+    ];
+
+    /// The entry of [`ApiError::ALL`] this error answers with.
+    pub fn kind(&self) -> ErrorKind {
+        let index = match self {
+            ApiError::TokenNotProvided => 0,
+            ApiError::InvalidToken => 1,
+            ApiError::NotFound(_) => 2,
+            ApiError::PageNotFound => 3,
+            ApiError::MethodNotAllowed => 4,
+            ApiError::InvalidParameter(_) => 5,
+            ApiError::InvalidInput(_) => 6,
+            ApiError::VersionAlreadyExists(_) => 7,
+            ApiError::ActorNameNotUnique(_) => 8,
+            ApiError::DeletingUnfinishedBuild => 9,
+            ApiError::DeletingDefaultBuild(_) => 10,
+            ApiError::RequestTooLarge(_) => 11,
+            ApiError::UnsupportedContentEncoding(_) => 12,
+            ApiError::RateLimitExceeded => 13,
+            ApiError::ServiceUnavailable(_) => 14,
+            ApiError::Internal(_) => 15,
+        };
+        Self::ALL[index]
+    }
+
     pub fn error_type(&self) -> &'static str {
-        match self {
-            ApiError::TokenNotProvided => "token-not-provided",
-            ApiError::InvalidToken => "user-or-token-not-found",
-            ApiError::NotFound(_) => "record-not-found",
-            ApiError::PageNotFound => "page-not-found",
-            ApiError::MethodNotAllowed => "method-not-allowed",
-            ApiError::InvalidParameter(_) => "invalid-parameter",
-            ApiError::InvalidInput(_) => "invalid-input",
-            ApiError::VersionAlreadyExists(_) => "version-already-exists",
-            ApiError::ActorNameNotUnique(_) => "actor-name-not-unique",
-            ApiError::DeletingUnfinishedBuild => "deleting-unfinished-build",
-            ApiError::DeletingDefaultBuild(_) => "deleting-default-build",
-            ApiError::RequestTooLarge(_) => "request-too-large",
-            ApiError::UnsupportedContentEncoding(_) => "unsupported-content-encoding",
-            ApiError::RateLimitExceeded => "rate-limit-exceeded",
-            ApiError::ServiceUnavailable(_) => "service-unavailable",
-            ApiError::Internal(_) => "internal-server-error",
-        }
+        self.kind().error_type
     }
 
     pub fn internal(e: impl Into<anyhow::Error>) -> Self {
@@ -95,22 +195,7 @@ impl From<ServiceError> for ApiError {
 
 impl ResponseError for ApiError {
     fn status_code(&self) -> StatusCode {
-        match self {
-            ApiError::TokenNotProvided | ApiError::InvalidToken => StatusCode::UNAUTHORIZED,
-            ApiError::NotFound(_) | ApiError::PageNotFound => StatusCode::NOT_FOUND,
-            ApiError::MethodNotAllowed => StatusCode::METHOD_NOT_ALLOWED,
-            ApiError::InvalidParameter(_)
-            | ApiError::InvalidInput(_)
-            | ApiError::VersionAlreadyExists(_)
-            | ApiError::ActorNameNotUnique(_)
-            | ApiError::DeletingUnfinishedBuild
-            | ApiError::DeletingDefaultBuild(_) => StatusCode::BAD_REQUEST,
-            ApiError::RequestTooLarge(_) => StatusCode::PAYLOAD_TOO_LARGE,
-            ApiError::UnsupportedContentEncoding(_) => StatusCode::UNSUPPORTED_MEDIA_TYPE,
-            ApiError::RateLimitExceeded => StatusCode::TOO_MANY_REQUESTS,
-            ApiError::ServiceUnavailable(_) => StatusCode::SERVICE_UNAVAILABLE,
-            ApiError::Internal(_) => StatusCode::INTERNAL_SERVER_ERROR,
-        }
+        self.kind().status
     }
 
     fn error_response(&self) -> HttpResponse {
@@ -128,5 +213,87 @@ impl ResponseError for ApiError {
             },
         };
         crate::http::respond::json(self.status_code(), &body)
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use std::collections::BTreeSet;
+
+    use super::*;
+
+    /// One error of every variant.
+    fn one_of_each() -> Vec<ApiError> {
+        vec![
+            ApiError::TokenNotProvided,
+            ApiError::InvalidToken,
+            ApiError::NotFound("Build"),
+            ApiError::PageNotFound,
+            ApiError::MethodNotAllowed,
+            ApiError::InvalidParameter("x".into()),
+            ApiError::InvalidInput("x".into()),
+            ApiError::VersionAlreadyExists("0.1".into()),
+            ApiError::ActorNameNotUnique("a".into()),
+            ApiError::DeletingUnfinishedBuild,
+            ApiError::DeletingDefaultBuild("latest".into()),
+            ApiError::RequestTooLarge(1),
+            ApiError::UnsupportedContentEncoding("zstd".into()),
+            ApiError::RateLimitExceeded,
+            ApiError::ServiceUnavailable(sqlx::Error::PoolTimedOut),
+            ApiError::internal(anyhow::anyhow!("x")),
+        ]
+    }
+
+    /// The variants as declared in this file.
+    fn declared_variants() -> BTreeSet<String> {
+        let source = include_str!("error.rs");
+        let body = source
+            .split_once("pub enum ApiError {")
+            .and_then(|(_, rest)| rest.split_once("\n}"))
+            .expect("the declaration of ApiError")
+            .0;
+        body.lines()
+            .filter_map(|line| line.strip_prefix("    "))
+            .filter(|line| line.starts_with(|c: char| c.is_ascii_uppercase()))
+            .map(|line| {
+                line.split(['(', ',', ' '])
+                    .next()
+                    .unwrap_or(line)
+                    .to_owned()
+            })
+            .collect()
+    }
+
+    #[test]
+    fn every_declared_variant_has_a_sample() {
+        let sampled: BTreeSet<String> = one_of_each()
+            .iter()
+            .map(|e| {
+                let debug = format!("{e:?}");
+                debug
+                    .split(['(', ' '])
+                    .next()
+                    .unwrap_or_default()
+                    .to_owned()
+            })
+            .collect();
+        assert_eq!(
+            sampled.len(),
+            one_of_each().len(),
+            "a variant has two samples"
+        );
+        assert_eq!(sampled, declared_variants());
+    }
+
+    #[test]
+    fn every_kind_is_answered_and_distinct() {
+        let answered: BTreeSet<&str> = one_of_each().iter().map(|e| e.error_type()).collect();
+        let listed: BTreeSet<&str> = ApiError::ALL.iter().map(|k| k.error_type).collect();
+        assert_eq!(listed.len(), ApiError::ALL.len(), "two kinds share a type");
+        assert_eq!(answered, listed, "a kind of ALL is never answered");
+        for e in one_of_each() {
+            assert!(e.status_code().is_client_error() || e.status_code().is_server_error());
+            assert_eq!(e.error_response().status(), e.kind().status);
+        }
     }
 }

@@ -4,6 +4,7 @@ use std::collections::HashMap;
 use std::future::Future;
 use std::io::Read;
 use std::pin::Pin;
+use std::time::Duration;
 
 use actix_web::dev::Payload;
 use actix_web::http::header;
@@ -95,20 +96,40 @@ impl FromRequest for MaybeCaller {
     }
 }
 
-/// Query parameters, parsed with the API's rules; a malformed value is 400 `invalid-parameter`.
-pub struct Query(HashMap<String, String>);
+/// The raw query parameters of a request (the last value of a repeated name wins), with the
+/// API's rules for reading one value; a malformed value is 400 `invalid-parameter`. Handlers read
+/// their parameters through a typed [`FromQuery`] struct and [`query`] rather than by name.
+pub struct Query {
+    values: HashMap<String, String>,
+    /// The names looked up, so that tests can compare them with the documented parameters.
+    #[cfg(test)]
+    read: std::cell::RefCell<Vec<String>>,
+}
 
 impl Query {
     pub fn parse(req: &HttpRequest) -> Result<Self, ApiError> {
-        Ok(Query(
-            form_urlencoded::parse(req.query_string().as_bytes())
+        Ok(Self::from_query_string(req.query_string()))
+    }
+
+    pub fn from_query_string(query_string: &str) -> Self {
+        Query {
+            values: form_urlencoded::parse(query_string.as_bytes())
                 .map(|(k, v)| (k.into_owned(), v.into_owned()))
                 .collect(),
-        ))
+            #[cfg(test)]
+            read: Default::default(),
+        }
     }
 
     pub fn get(&self, key: &str) -> Option<&str> {
-        self.0.get(key).map(String::as_str)
+        #[cfg(test)]
+        self.read.borrow_mut().push(key.to_owned());
+        self.values.get(key).map(String::as_str)
+    }
+
+    /// The value, or `None` when it is absent or empty.
+    pub fn non_empty(&self, key: &str) -> Option<&str> {
+        self.get(key).filter(|v| !v.is_empty())
     }
 
     /// `true`/`1`/`false`/`0`, case-insensitive.
@@ -139,9 +160,9 @@ impl Query {
         }
     }
 
-    /// `waitForFinish` in seconds, fractional allowed, clamped to [0, 60].
-    pub fn wait_for_finish(&self) -> Result<std::time::Duration, ApiError> {
-        let secs = match self.get("waitForFinish") {
+    /// A number of seconds, fractional allowed, clamped to [0, `max_secs`]; absent is 0.
+    pub fn seconds(&self, key: &str, max_secs: f64) -> Result<Duration, ApiError> {
+        let secs = match self.get(key) {
             None | Some("") => 0.0,
             Some(v) => v
                 .parse::<f64>()
@@ -149,46 +170,41 @@ impl Query {
                 .filter(|s| !s.is_nan())
                 .ok_or_else(|| {
                     ApiError::InvalidParameter(format!(
-                        "Parameter \"waitForFinish\" must be a number of seconds, not {v:?}"
+                        "Parameter {key:?} must be a number of seconds, not {v:?}"
                     ))
                 })?,
         };
-        Ok(std::time::Duration::from_secs_f64(secs.clamp(0.0, 60.0)))
+        Ok(Duration::from_secs_f64(secs.clamp(0.0, max_secs)))
     }
 
-    pub fn page(&self) -> Result<Page, ApiError> {
-        let limit = match self.non_negative("limit")? {
-            None | Some(0) => Page::MAX_LIMIT,
-            Some(n) => n.min(Page::MAX_LIMIT),
-        };
-        Ok(Page {
-            offset: self.non_negative("offset")?.unwrap_or(0),
-            limit,
-            desc: self.bool("desc")?.unwrap_or(false),
-        })
+    /// The names looked up so far.
+    #[cfg(test)]
+    pub fn names_read(&self) -> Vec<String> {
+        self.read.borrow().clone()
     }
 }
 
-#[derive(Debug, Clone, Copy)]
-pub struct Page {
-    pub offset: i64,
-    pub limit: i64,
-    pub desc: bool,
+/// The typed query parameters of an operation. The same struct derives `utoipa::IntoParams`, so
+/// what `params(...)` documents is what the handler reads. Unknown parameters are ignored; the
+/// first malformed one, in the order `from_query` reads them, is the error.
+pub trait FromQuery: Sized {
+    fn from_query(query: &Query) -> Result<Self, ApiError>;
 }
 
-impl Page {
-    pub const MAX_LIMIT: i64 = 1000;
-
-    pub fn answer<T>(&self, total: i64, items: Vec<T>) -> super::envelope::Page<T> {
-        super::envelope::Page {
-            total,
-            offset: self.offset,
-            limit: self.limit,
-            count: items.len(),
-            desc: self.desc,
-            items,
-        }
+/// Two sets of parameters of one operation, read in order.
+impl<A: FromQuery, B: FromQuery> FromQuery for (A, B) {
+    fn from_query(query: &Query) -> Result<Self, ApiError> {
+        Ok((A::from_query(query)?, B::from_query(query)?))
     }
+}
+
+/// The typed query parameters of a request.
+///
+/// A function rather than an extractor: handlers call it where the parameters were always
+/// checked, so that a 401 for the token or a 404 for the path still comes before a 400 for a
+/// parameter exactly as before (extractors that fail at once would win over authentication).
+pub fn query<T: FromQuery>(req: &HttpRequest) -> Result<T, ApiError> {
+    T::from_query(&Query::parse(req)?)
 }
 
 /// A JSON request body, possibly gzip or brotli compressed, at most `BODY_LIMIT` bytes either way.

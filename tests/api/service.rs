@@ -195,3 +195,104 @@ async fn openapi_document_of_the_service() {
         assert!(build[field].is_object(), "Build.{field}");
     }
 }
+
+/// The query parameters are documented from the structs the handlers read them with, and the
+/// error answers from `ApiError`'s own table.
+#[tokio::test]
+async fn openapi_documents_query_parameters_and_every_error_type() {
+    use actor_builds::http::error::ApiError;
+
+    let app = spawn_app().await;
+    let res = app
+        .client
+        .get(app.url("/openapi.json"))
+        .send()
+        .await
+        .expect("openapi");
+    assert_eq!(res.status(), 200);
+    let doc: serde_json::Value = res.json().await.expect("json");
+
+    let op = &doc["paths"]["/v2/actor-builds"]["get"];
+    let params = op["parameters"].as_array().expect("parameters");
+    let param = |name: &str| {
+        params
+            .iter()
+            .find(|p| p["name"] == name)
+            .unwrap_or_else(|| panic!("{name} is not documented"))
+    };
+    for (name, kind) in [
+        ("offset", "integer"),
+        ("limit", "integer"),
+        ("desc", "boolean"),
+    ] {
+        let p = param(name);
+        assert_eq!(p["in"], "query", "{name}");
+        assert_eq!(p["required"], false, "{name}");
+        assert_eq!(p["schema"]["type"], kind, "{name}");
+        assert!(p["description"].as_str().is_some_and(|d| !d.is_empty()));
+    }
+    assert_eq!(param("offset")["schema"]["minimum"], 0);
+    assert_eq!(param("limit")["schema"]["minimum"], 0);
+    assert_eq!(params.len(), 3, "{params:?}");
+
+    let create = doc["paths"]["/v2/actors/{actorId}/builds"]["post"]["parameters"]
+        .as_array()
+        .expect("parameters of a new build");
+    let of = |name: &str| create.iter().find(|p| p["name"] == name).cloned();
+    assert_eq!(of("version").expect("version")["required"], true);
+    assert_eq!(
+        of("useCache").expect("useCache")["schema"]["type"],
+        "boolean"
+    );
+    let wait = of("waitForFinish").expect("waitForFinish");
+    assert_eq!(wait["schema"]["type"], "number");
+    assert_eq!(wait["schema"]["minimum"], 0);
+    assert_eq!(wait["schema"]["maximum"], 60);
+
+    let responses = op["responses"].as_object().expect("responses");
+    let described: String = responses
+        .iter()
+        .filter(|(status, _)| !status.starts_with('2'))
+        .map(|(status, r)| format!("{status} {}\n", r["description"].as_str().unwrap_or("")))
+        .collect();
+    let known = [
+        "token-not-provided",
+        "user-or-token-not-found",
+        "record-not-found",
+        "page-not-found",
+        "method-not-allowed",
+        "invalid-parameter",
+        "invalid-input",
+        "version-already-exists",
+        "actor-name-not-unique",
+        "deleting-unfinished-build",
+        "deleting-default-build",
+        "request-too-large",
+        "unsupported-content-encoding",
+        "rate-limit-exceeded",
+        "service-unavailable",
+        "internal-server-error",
+    ];
+    let types = ApiError::ALL.iter().map(|k| k.error_type).chain(known);
+    for kind in types {
+        assert!(
+            described.contains(kind),
+            "{kind} is not described:\n{described}"
+        );
+    }
+    for kind in ApiError::ALL {
+        let status = kind.status.as_u16().to_string();
+        let response = &responses[&status];
+        assert!(
+            response["description"]
+                .as_str()
+                .is_some_and(|d| d.contains(kind.error_type)),
+            "{} is not under {status}",
+            kind.error_type
+        );
+        assert_eq!(
+            response["content"]["application/json"]["schema"]["$ref"],
+            "#/components/schemas/ErrorBody"
+        );
+    }
+}
