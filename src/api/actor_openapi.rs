@@ -39,7 +39,7 @@ pub async fn of_build(
         None => builds::get(&state.pool, &path).await?,
     }
     .ok_or(ApiError::NotFound("Build"))?;
-    let actor = actors::find_any(&state.pool, &ActorRef::Id(build.act_id.clone()))
+    let actor = actors::find_any(&state.pool, &ActorRef::Id(build.act_id.to_string()))
         .await?
         .ok_or(ApiError::NotFound("Actor"))?;
     Ok(answer(&req, &actor, &build))

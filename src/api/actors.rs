@@ -131,7 +131,7 @@ async fn view(state: &AppState, actor: &ActorRecord) -> Result<Actor, ApiError> 
         .map(|t| {
             let tagged = TaggedBuild {
                 build_number: format!("{}.{}", t.version_number, t.build_number_int),
-                build_id: t.build_id,
+                build_id: t.build_id.to_string(),
                 build_number_int: t.build_number_int,
                 finished_at: t.finished_at.as_ref().map(timestamp),
             };
@@ -139,7 +139,7 @@ async fn view(state: &AppState, actor: &ActorRecord) -> Result<Actor, ApiError> 
         })
         .collect();
     Ok(Actor {
-        id: actor.id.clone(),
+        id: actor.id.to_string(),
         user_id: actor.user_id.to_string(),
         name: actor.name.clone(),
         username: actor.username.clone(),

@@ -96,7 +96,7 @@ pub async fn get(
     let follower = LogFollower {
         pool: state.pool.clone(),
         watch,
-        build_id: build.id,
+        build_id: build.id.to_string(),
         after: 0,
         raw,
         ended: false,

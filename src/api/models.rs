@@ -90,8 +90,8 @@ impl Build {
     pub fn new(b: &BuildRecord, owner: bool) -> Self {
         let show_usage_usd = owner;
         Build {
-            id: b.id.clone(),
-            act_id: b.act_id.clone(),
+            id: b.id.to_string(),
+            act_id: b.act_id.to_string(),
             user_id: b.user_id.to_string(),
             started_at: timestamp(&b.started_at),
             finished_at: b.finished_at.as_ref().map(timestamp),
@@ -140,8 +140,8 @@ pub struct BuildShort {
 impl From<&BuildRecord> for BuildShort {
     fn from(b: &BuildRecord) -> Self {
         BuildShort {
-            id: b.id.clone(),
-            act_id: b.act_id.clone(),
+            id: b.id.to_string(),
+            act_id: b.act_id.to_string(),
             user_id: b.user_id.to_string(),
             status: b.status,
             started_at: timestamp(&b.started_at),
@@ -288,7 +288,7 @@ pub struct ActorShort {
 impl ActorShort {
     pub fn new(a: &ActorRecord, total_builds: i64) -> Self {
         ActorShort {
-            id: a.id.clone(),
+            id: a.id.to_string(),
             created_at: timestamp(&a.created_at),
             modified_at: timestamp(&a.modified_at),
             name: a.name.clone(),

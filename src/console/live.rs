@@ -119,8 +119,8 @@ impl ListWatcher {
         }
         let found = builds::get_many_for_user(&self.pool, &self.ids, &self.user_id).await?;
         for build in &found {
-            if self.shown.get(&build.id) != Some(&build.status) {
-                self.shown.insert(build.id.clone(), build.status);
+            if self.shown.get(build.id.as_str()) != Some(&build.status) {
+                self.shown.insert(build.id.to_string(), build.status);
                 self.queue
                     .push_back(event("status", None, &views::status_payload(build)));
             }
@@ -227,7 +227,7 @@ pub async fn build(
         pool: state.pool.clone(),
         watch,
         user_id: session.user.id,
-        build_id: build.id,
+        build_id: build.id.to_string(),
         after: after_query.max(after_header),
         shown: None,
         look_at_build: true,

@@ -1,5 +1,5 @@
-//! Ids: how they are made, and types for the ids that are passed around together (a user's and a
-//! worker's), so that one cannot stand in for the other or for a build's id.
+//! Ids: how they are made, and a type for each kind (user, Actor, build, worker), so that one
+//! cannot stand in for another where they are passed around together.
 
 use std::fmt;
 
@@ -28,6 +28,16 @@ macro_rules! text_id {
             }
         }
 
+        /// Where a plain `&str` is asked for (a statement's parameter, a log field), the id is
+        /// its text.
+        impl std::ops::Deref for $name {
+            type Target = str;
+
+            fn deref(&self) -> &str {
+                &self.0
+            }
+        }
+
         impl fmt::Display for $name {
             fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
                 f.write_str(&self.0)
@@ -39,6 +49,14 @@ macro_rules! text_id {
 text_id!(
     /// The id of a user (17 alphanumeric characters).
     UserId
+);
+text_id!(
+    /// The id of an Actor (17 alphanumeric characters).
+    ActorId
+);
+text_id!(
+    /// The id of a build (17 alphanumeric characters).
+    BuildId
 );
 text_id!(
     /// The id of a worker process's build slots (`w-` and 17 alphanumeric characters), which

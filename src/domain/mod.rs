@@ -19,6 +19,6 @@ pub use aborted_by::AbortedBy;
 pub use actor_name::ActorName;
 pub use actor_ref::ActorRef;
 pub use build_status::BuildStatus;
-pub use ids::{is_id, new_id, new_token, UserId, WorkerId};
+pub use ids::{is_id, new_id, new_token, ActorId, BuildId, UserId, WorkerId};
 pub use origin::Origin;
 pub use version_number::VersionNumber;

@@ -7,11 +7,11 @@ use sqlx::{FromRow, PgExecutor, PgPool};
 
 use crate::domain::build_document::DEFAULT_MEMORY_MBYTES;
 use crate::domain::ActorRef;
-use crate::domain::UserId;
+use crate::domain::{ActorId, BuildId, UserId};
 
 #[derive(Debug, Clone, FromRow)]
 pub struct ActorRecord {
-    pub id: String,
+    pub id: ActorId,
     pub user_id: UserId,
     pub username: String,
     pub name: String,
@@ -212,7 +212,7 @@ pub async fn total_builds(db: impl PgExecutor<'_>, actor_id: &str) -> Result<i64
 #[derive(Debug, FromRow)]
 pub struct TagRow {
     pub tag: String,
-    pub build_id: String,
+    pub build_id: BuildId,
     pub version_number: String,
     pub build_number_int: i32,
     pub finished_at: Option<DateTime<Utc>>,

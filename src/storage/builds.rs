@@ -12,12 +12,12 @@ use sqlx::{FromRow, PgExecutor, PgPool};
 use super::status_sql;
 use crate::domain::build_document::{ActVersion, BuildMeta, BuildOptions, BuildStats, Usage};
 use crate::domain::version_spec::VersionSpec;
-use crate::domain::{new_id, AbortedBy, BuildStatus, UserId};
+use crate::domain::{new_id, AbortedBy, ActorId, BuildId, BuildStatus, UserId};
 
 #[derive(Debug, Clone, FromRow)]
 pub struct BuildRecord {
-    pub id: String,
-    pub act_id: String,
+    pub id: BuildId,
+    pub act_id: ActorId,
     pub user_id: UserId,
     #[sqlx(try_from = "String")]
     pub status: BuildStatus,
@@ -47,7 +47,7 @@ impl BuildRecord {
 }
 
 pub struct NewBuild {
-    pub act_id: String,
+    pub act_id: ActorId,
     pub user_id: UserId,
     pub version_number: String,
     pub tag: String,
@@ -75,7 +75,7 @@ impl NewBuild {
         request: BuildRequest<'_>,
     ) -> Self {
         NewBuild {
-            act_id: actor_id.to_owned(),
+            act_id: ActorId::from(actor_id.to_owned()),
             user_id: user_id.clone(),
             version_number: version.version_number.to_string(),
             tag: request.tag.unwrap_or_else(|| version.build_tag.clone()),

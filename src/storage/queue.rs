@@ -12,14 +12,14 @@ use sqlx::{FromRow, PgPool};
 
 use super::status_sql::{self, leased};
 use crate::domain::build_document::BuildOptions;
-use crate::domain::{AbortedBy, BuildStatus, UserId, WorkerId};
+use crate::domain::{AbortedBy, ActorId, BuildId, BuildStatus, UserId, WorkerId};
 use crate::metrics;
 
 /// A build just claimed, with what running it needs.
 #[derive(Debug, Clone, FromRow)]
 pub struct ClaimedBuild {
-    pub id: String,
-    pub act_id: String,
+    pub id: BuildId,
+    pub act_id: ActorId,
     pub user_id: UserId,
     pub username: String,
     pub actor_name: String,

@@ -80,7 +80,7 @@ async fn claim_and_start(worker: &Arc<Worker>, slots: &mut Slots) {
         }
     };
     for build in claimed {
-        let id = build.id.clone();
+        let id = build.id.to_string();
         let span = tracing::info_span!("build", build_id = %id, worker_id = %worker.worker_id);
         let task_worker = worker.clone();
         slots.spawn(worker, id, span, move |stop| {

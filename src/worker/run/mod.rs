@@ -35,9 +35,9 @@ pub(crate) async fn run_build(
     build: ClaimedBuild,
     stop: watch::Receiver<StopRequest>,
 ) {
-    let work_dir = worker.settings.work_dir.join(&build.id);
+    let work_dir = worker.settings.work_dir.join(build.id.as_str());
     let mut run = BuildRun {
-        log: BuildLog::new(worker.clone(), build.id.clone()),
+        log: BuildLog::new(worker.clone(), build.id.to_string()),
         worker,
         build,
         stop,

@@ -154,7 +154,7 @@ impl BuildRun {
         let image = format!("{}/{}:{}", b.username, b.actor_name, b.build_number()).to_lowercase();
         let use_cache = b.options.0.use_cache;
         env.extend([
-            ("ACTOR_BUILD_ID".to_owned(), b.id.clone()),
+            ("ACTOR_BUILD_ID".to_owned(), b.id.to_string()),
             ("ACTOR_BUILD_NUMBER".to_owned(), b.build_number()),
             (
                 "ACTOR_BUILD_TAGS".to_owned(),
