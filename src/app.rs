@@ -139,25 +139,23 @@ impl App {
             .flatten()
             .map(|(_, server)| tokio::spawn(server))
             .collect();
-        let first_to_end = async {
-            if servers.is_empty() {
-                return std::future::pending().await;
+        let (result, ended) = tokio::select! {
+            (ended, index, _) = futures_util::future::select_all(servers.iter_mut()),
+                if !servers.is_empty() =>
+            {
+                let result = ended.unwrap_or_else(|e| Err(std::io::Error::other(e)));
+                (result, Some(index))
             }
-            let (ended, _, _) = futures_util::future::select_all(servers.iter_mut()).await;
-            ended
-        };
-        let result = tokio::select! {
-            ended = first_to_end => match ended {
-                Ok(result) => result,
-                Err(e) => Err(std::io::Error::other(e)),
-            },
-            () = shutdown => Ok(()),
+            () = shutdown => (Ok(()), None),
         };
         for handle in handles {
             handle.stop(true).await;
         }
-        for server in servers {
-            let _ = server.await;
+        // Every server but one that already ended (its task is done: it must not be awaited again).
+        for (index, server) in servers.into_iter().enumerate() {
+            if Some(index) != ended {
+                let _ = server.await;
+            }
         }
         self.workers.shutdown().await;
         result
