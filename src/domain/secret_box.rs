@@ -29,6 +29,18 @@ impl fmt::Debug for SecretBox {
 #[error("a secret value could not be opened: it was sealed under another SECRETS_KEY, or altered")]
 pub struct OpenError;
 
+/// Writes a new file readable by its owner only, through to the disk.
+fn write_private(path: &Path, bytes: &[u8]) -> std::io::Result<()> {
+    use std::os::unix::fs::OpenOptionsExt;
+    let mut file = std::fs::OpenOptions::new()
+        .write(true)
+        .create_new(true)
+        .mode(0o600)
+        .open(path)?;
+    file.write_all(bytes)?;
+    file.sync_all()
+}
+
 impl SecretBox {
     /// A key given as base64 (standard alphabet) or hex of 32 bytes.
     pub fn from_text(text: &str) -> Result<Self, String> {
@@ -65,17 +77,20 @@ impl SecretBox {
         if let Some(dir) = path.parent().filter(|d| !d.as_os_str().is_empty()) {
             std::fs::create_dir_all(dir).map_err(|e| format!("{}: {e}", dir.display()))?;
         }
-        use std::os::unix::fs::OpenOptionsExt;
-        let created = std::fs::OpenOptions::new()
-            .write(true)
-            .create_new(true)
-            .mode(0o600)
-            .open(path);
-        match created {
-            Ok(mut file) => {
-                file.write_all(text.as_bytes())
-                    .and_then(|()| file.sync_all())
-                    .map_err(|e| format!("{}: {e}", path.display()))?;
+        // The key is written whole to a file of its own, then linked into place: a process that
+        // finds the file finds all of it, and of two processes that start at once, one key wins.
+        let name = path.file_name().map(|n| n.to_string_lossy().into_owned());
+        let tmp = path.with_file_name(format!(
+            ".{}.{}.{}",
+            name.as_deref().unwrap_or("secrets.key"),
+            std::process::id(),
+            super::new_id()
+        ));
+        let written = write_private(&tmp, text.as_bytes());
+        let linked = written.and_then(|()| std::fs::hard_link(&tmp, path));
+        let _ = std::fs::remove_file(&tmp);
+        match linked {
+            Ok(()) => {
                 tracing::warn!(
                     path = %path.display(),
                     "SECRETS_KEY is not set: secret values are sealed under a new key kept in this file; keep it safe and back it up"
@@ -176,6 +191,38 @@ mod tests {
         use std::os::unix::fs::PermissionsExt;
         let mode = std::fs::metadata(&path).expect("stat").permissions().mode();
         assert_eq!(mode & 0o777, 0o600);
+        let _ = std::fs::remove_dir_all(dir);
+    }
+
+    /// Processes that start at once with no key file all end up with the one key that was
+    /// written, never with a file caught half written.
+    #[test]
+    fn a_key_file_made_at_once_by_many_is_one_key() {
+        let dir = std::env::temp_dir().join(format!("secret-box-{}", uuid::Uuid::new_v4()));
+        for round in 0..20 {
+            let path = dir.join(format!("secrets-{round}.key"));
+            let boxes: Vec<Result<SecretBox, String>> = std::thread::scope(|scope| {
+                let handles: Vec<_> = (0..8)
+                    .map(|_| scope.spawn(|| SecretBox::load_or_create(&path)))
+                    .collect();
+                handles
+                    .into_iter()
+                    .map(|h| h.join().unwrap_or_else(|_| Err("panicked".into())))
+                    .collect()
+            });
+            let first = boxes[0].as_ref().expect("a key");
+            let probe = first.seal("c", "v");
+            for other in &boxes {
+                let other = other.as_ref().expect("a key");
+                assert_eq!(
+                    other.open("c", &probe).ok().as_deref(),
+                    Some("v"),
+                    "round {round}"
+                );
+            }
+        }
+        let leftovers = std::fs::read_dir(&dir).map(|d| d.count()).unwrap_or(0);
+        assert_eq!(leftovers, 20, "only the key files remain");
         let _ = std::fs::remove_dir_all(dir);
     }
 }
