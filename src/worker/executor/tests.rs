@@ -41,9 +41,12 @@ async fn stop_kills_everything_even_when_term_is_ignored() {
         let mark = format!("mark-{}", crate::domain::new_id());
         let command = format!(
             "trap '' TERM; setsid sh -c \"trap '' TERM; sleep 60; : {mark}\" & \
-             (trap '' TERM; sh -c 'sleep 60; : {mark}') & sleep 60"
+             (trap '' TERM; sh -c 'sleep 60; : {mark}') & echo ready; sleep 60"
         );
         let mut started = executor.start(spec(&command)).expect("start");
+        // The shells that hold the command's text are marked too: only once the build says
+        // so has it ignored TERM and started both.
+        assert_eq!(started.output.recv().await.as_deref(), Some("ready"));
         let deadline = Instant::now() + Duration::from_secs(5);
         while live_with_cmdline(&mark).len() < 2 {
             assert!(Instant::now() < deadline, "{:?}", executor.isolation());
@@ -55,7 +58,11 @@ async fn stop_kills_everything_even_when_term_is_ignored() {
             .stop(Duration::from_millis(300))
             .await
             .expect("stop");
-        assert!(began.elapsed() >= Duration::from_millis(300));
+        assert!(
+            began.elapsed() >= Duration::from_millis(300),
+            "{:?}",
+            executor.isolation()
+        );
         assert_eq!(live_with_cmdline(&mark), Vec::<i32>::new());
     }
 }
