@@ -110,20 +110,20 @@ impl Waiters {
         let (sender, receiver) = watch::channel(None);
         watches.insert(build_id.to_owned(), sender.clone());
         drop(watches);
-        self.follow(build_id, sender);
+        self.start_reading(build_id, sender);
         receiver
     }
 
     /// A watch of the build of its own, outside the registry.
     fn start(&self, build_id: &str) -> watch::Receiver<Reading> {
         let (sender, receiver) = watch::channel(None);
-        self.follow(build_id, sender);
+        self.start_reading(build_id, sender);
         receiver
     }
 
     /// Starts reading the build for the watch's receivers. The events are watched before the
     /// first read, so that no move made in between is missed.
-    fn follow(&self, build_id: &str, sender: watch::Sender<Reading>) {
+    fn start_reading(&self, build_id: &str, sender: watch::Sender<Reading>) {
         tokio::spawn(follow(
             self.inner.clone(),
             build_id.to_owned(),

@@ -344,25 +344,27 @@ pub async fn unfinished_among(pool: &PgPool, ids: &[String]) -> Result<Vec<Strin
         .await
 }
 
-/// `$1` worker id.
+/// `$1` worker id, `$2` the leased statuses.
 pub(super) const READY_OR_HELD: &str = "SELECT EXISTS (SELECT 1 FROM builds WHERE status = 'READY'
-     OR (worker_id = $1 AND status IN ('RUNNING', 'ABORTING', 'TIMING-OUT')))";
+     OR (worker_id = $1 AND status = ANY($2)))";
 
 /// Whether any build is READY, or still unfinished on `worker_id`.
 pub async fn ready_or_held(pool: &PgPool, worker_id: &WorkerId) -> Result<bool, sqlx::Error> {
     sqlx::query_scalar(READY_OR_HELD)
         .bind(worker_id)
+        .bind(leased())
         .fetch_one(pool)
         .await
 }
 
+/// `$1` the leased statuses.
 pub(super) const DEPTH: &str = "SELECT
      (SELECT count(*) FROM builds WHERE status = 'READY'),
-     (SELECT count(*) FROM builds WHERE status IN ('RUNNING', 'ABORTING', 'TIMING-OUT'))";
+     (SELECT count(*) FROM builds WHERE status = ANY($1))";
 
 /// How many builds wait READY, and how many run (on any worker).
 pub async fn depth(pool: &PgPool) -> Result<(i64, i64), sqlx::Error> {
-    sqlx::query_as(DEPTH).fetch_one(pool).await
+    sqlx::query_as(DEPTH).bind(leased()).fetch_one(pool).await
 }
 
 #[cfg(test)]

@@ -474,3 +474,30 @@ pub fn is_timestamp(v: &Value) -> bool {
             && chrono::DateTime::parse_from_rfc3339(s).is_ok()
     })
 }
+
+/// Serves `body` over HTTP on a port of its own, to every request that comes; gives the URL of
+/// `/{name}` there.
+pub async fn serve_file(body: Vec<u8>, name: &str) -> String {
+    use tokio::io::{AsyncReadExt, AsyncWriteExt};
+    let listener = tokio::net::TcpListener::bind("127.0.0.1:0")
+        .await
+        .expect("bind");
+    let addr = listener.local_addr().expect("addr");
+    let body = Arc::new(body);
+    tokio::spawn(async move {
+        while let Ok((mut socket, _)) = listener.accept().await {
+            let body = body.clone();
+            tokio::spawn(async move {
+                let mut request = vec![0; 4096];
+                let _ = socket.read(&mut request).await;
+                let head = format!(
+                    "HTTP/1.1 200 OK\r\nContent-Length: {}\r\nConnection: close\r\n\r\n",
+                    body.len()
+                );
+                let _ = socket.write_all(head.as_bytes()).await;
+                let _ = socket.write_all(&body).await;
+            });
+        }
+    });
+    format!("http://{addr}/{name}")
+}

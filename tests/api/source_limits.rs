@@ -10,7 +10,7 @@ use std::time::{Duration, Instant};
 use reqwest::Method;
 use serde_json::{json, Value};
 
-use crate::helpers::{data, spawn_app_with, str_at, TestApp};
+use crate::helpers::{data, serve_file, spawn_app_with, str_at, TestApp};
 
 /// Creates an Actor with `version` (as 0.1) and starts a build of it; returns the build id.
 async fn start_build(app: &TestApp, name: &str, version: Value) -> String {
@@ -53,32 +53,6 @@ async fn silent_server() -> (u16, Arc<AtomicUsize>) {
         }
     });
     (port, seen)
-}
-
-/// Serves `body` to every request.
-async fn serve(body: Vec<u8>) -> String {
-    use tokio::io::{AsyncReadExt, AsyncWriteExt};
-    let listener = tokio::net::TcpListener::bind("127.0.0.1:0")
-        .await
-        .expect("bind");
-    let addr = listener.local_addr().expect("addr");
-    let body = Arc::new(body);
-    tokio::spawn(async move {
-        while let Ok((mut socket, _)) = listener.accept().await {
-            let body = body.clone();
-            tokio::spawn(async move {
-                let mut request = vec![0; 4096];
-                let _ = socket.read(&mut request).await;
-                let head = format!(
-                    "HTTP/1.1 200 OK\r\nContent-Length: {}\r\nConnection: close\r\n\r\n",
-                    body.len()
-                );
-                let _ = socket.write_all(head.as_bytes()).await;
-                let _ = socket.write_all(&body).await;
-            });
-        }
-    });
-    format!("http://{addr}/source")
 }
 
 fn tar_gz(entries: &[(String, Vec<u8>)]) -> Vec<u8> {
@@ -221,7 +195,7 @@ async fn archive_bombs_stop_at_the_limits() {
         ("tar-bomb", tar, "SOURCE_MAX_UNPACKED_BYTES"),
         ("many-entries", many, "SOURCE_MAX_ENTRIES"),
     ] {
-        let url = serve(body).await;
+        let url = serve_file(body, "source").await;
         let (build, log) = build_to_end(&app, name, tarball(&url)).await;
         assert_eq!(build["status"], "FAILED", "{name}: {log}");
         assert!(log.contains(limit), "{name}: {log}");
@@ -258,7 +232,7 @@ async fn abort_stops_unpacking() {
     let entries: Vec<(String, Vec<u8>)> = (0..150_000)
         .map(|i| (format!("many/{i}"), vec![]))
         .collect();
-    let url = serve(tar_gz(&entries)).await;
+    let url = serve_file(tar_gz(&entries), "source").await;
     let id = start_build(&app, "many-files", tarball(&url)).await;
     let work = app.work_dir.join(&id);
     let deadline = Instant::now() + Duration::from_secs(60);

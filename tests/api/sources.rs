@@ -6,7 +6,7 @@ use std::process::Command;
 
 use serde_json::{json, Value};
 
-use crate::helpers::{data, spawn_app_with, str_at, TestApp};
+use crate::helpers::{data, serve_file, spawn_app_with, str_at, TestApp};
 
 const SHOW: &str =
     "cat marker.txt; echo; echo \"dockerfile=$ACTOR_DOCKERFILE\"; echo \"secret=$MY_SECRET args=$*\"";
@@ -305,31 +305,6 @@ impl Drop for ProcessGroup {
     }
 }
 
-/// Serves one file over HTTP on a port of its own, for as many requests as come.
-async fn serve_file(body: Vec<u8>) -> String {
-    use tokio::io::{AsyncReadExt, AsyncWriteExt};
-    let listener = tokio::net::TcpListener::bind("127.0.0.1:0")
-        .await
-        .expect("bind");
-    let addr = listener.local_addr().expect("addr");
-    tokio::spawn(async move {
-        while let Ok((mut socket, _)) = listener.accept().await {
-            let body = body.clone();
-            tokio::spawn(async move {
-                let mut request = vec![0; 4096];
-                let _ = socket.read(&mut request).await;
-                let head = format!(
-                    "HTTP/1.1 200 OK\r\nContent-Length: {}\r\nConnection: close\r\n\r\n",
-                    body.len()
-                );
-                let _ = socket.write_all(head.as_bytes()).await;
-                let _ = socket.write_all(&body).await;
-            });
-        }
-    });
-    format!("http://{addr}/source.tar.gz")
-}
-
 #[tokio::test]
 async fn tarball_over_http() {
     let app = spawn_app_with(&[("WORKER_CONCURRENCY", "1"), ("BUILD_COMMAND", SHOW)]).await;
@@ -353,7 +328,7 @@ async fn tarball_over_http() {
             .expect("append");
     }
     let gz = archive.into_inner().expect("tar").finish().expect("gzip");
-    let url = serve_file(gz).await;
+    let url = serve_file(gz, "source.tar.gz").await;
     let build = build_version(
         &app,
         "from-tarball",
@@ -374,7 +349,7 @@ async fn tarball_over_http() {
     .await;
     let mut big = flate2::write::GzEncoder::new(Vec::new(), flate2::Compression::none());
     big.write_all(&[7u8; 5000]).expect("gzip");
-    let url = serve_file(big.finish().expect("gzip")).await;
+    let url = serve_file(big.finish().expect("gzip"), "source.tar.gz").await;
     let build = build_version(
         &small,
         "too-big",
