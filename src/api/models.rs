@@ -82,6 +82,13 @@ pub struct Build {
     /// The user id that asked for the abort, or `SYSTEM`.
     #[schema(value_type = Option<String>)]
     pub aborted_by: Option<AbortedBy>,
+    /// Extension: the image a SUCCEEDED build made,
+    /// `{IMAGE_REPOSITORY}/{username}/{actor-name}:{buildNumber}`; null otherwise.
+    #[schema(example = "registry.example.com/actors/jane/my-actor:0.1.3")]
+    pub image_name: Option<String>,
+    /// Extension: the digest of the image's manifest, as the registry reports it; null otherwise.
+    #[schema(example = "sha256:9f86d081884c7d659a2feaa0c55ad015a3bf4f1b2b0b822cd15d6c15b0f00a08")]
+    pub image_digest: Option<String>,
 }
 
 impl Build {
@@ -114,6 +121,8 @@ impl Build {
             readme: b.readme.clone(),
             abort_requested_at: b.abort_requested_at.as_ref().map(timestamp),
             aborted_by: b.aborted_by.clone(),
+            image_name: b.image_name.clone(),
+            image_digest: b.image_digest.clone(),
         }
     }
 }

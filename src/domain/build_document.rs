@@ -98,6 +98,15 @@ pub struct ActVersion {
     pub version_number: String,
 }
 
+/// The image a SUCCEEDED build made: its full name, its manifest's digest, and its size (the
+/// manifest's layers).
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct BuiltImage {
+    pub name: String,
+    pub digest: String,
+    pub size_bytes: u64,
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;

@@ -38,6 +38,9 @@ pub struct BuildRecord {
     pub readme: Option<String>,
     pub abort_requested_at: Option<DateTime<Utc>>,
     pub aborted_by: Option<AbortedBy>,
+    /// The image a SUCCEEDED build made, and its manifest's digest.
+    pub image_name: Option<String>,
+    pub image_digest: Option<String>,
 }
 
 impl BuildRecord {
@@ -108,7 +111,8 @@ pub(super) const INSERT: &str =
      VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $9, $10)
      RETURNING id, act_id, user_id, status, started_at, finished_at, version_number,
         build_number_int, tag, meta, options, stats, usage, usage_total_usd, usage_usd,
-        act_version, actor_definition, input_schema, readme, abort_requested_at, aborted_by";
+        act_version, actor_definition, input_schema, readme, abort_requested_at, aborted_by,
+        image_name, image_digest";
 
 /// Creates a READY build with the next number of its version. The counter's row lock orders
 /// concurrent creations, so numbers have no gaps and no duplicates.
@@ -139,7 +143,8 @@ pub async fn create(pool: &PgPool, new: NewBuild) -> Result<BuildRecord, sqlx::E
 pub(super) const GET: &str =
     "SELECT id, act_id, user_id, status, started_at, finished_at, version_number,
         build_number_int, tag, meta, options, stats, usage, usage_total_usd, usage_usd,
-        act_version, actor_definition, input_schema, readme, abort_requested_at, aborted_by
+        act_version, actor_definition, input_schema, readme, abort_requested_at, aborted_by,
+        image_name, image_digest
      FROM builds WHERE id = $1";
 
 /// Any build by id; build ids are unguessable, so the tokenless GET may use this.
@@ -150,7 +155,8 @@ pub async fn get(db: impl PgExecutor<'_>, id: &str) -> Result<Option<BuildRecord
 pub(super) const GET_FOR_USER: &str =
     "SELECT id, act_id, user_id, status, started_at, finished_at, version_number,
         build_number_int, tag, meta, options, stats, usage, usage_total_usd, usage_usd,
-        act_version, actor_definition, input_schema, readme, abort_requested_at, aborted_by
+        act_version, actor_definition, input_schema, readme, abort_requested_at, aborted_by,
+        image_name, image_digest
      FROM builds WHERE id = $1 AND user_id = $2";
 
 /// The user's build by id; another user's build is absent.
@@ -177,25 +183,29 @@ pub enum BuildScope<'a> {
 pub(super) const LIST_OF_USER_ASC: &str =
     "SELECT id, act_id, user_id, status, started_at, finished_at, version_number,
         build_number_int, tag, meta, options, stats, usage, usage_total_usd, usage_usd,
-        act_version, actor_definition, input_schema, readme, abort_requested_at, aborted_by
+        act_version, actor_definition, input_schema, readme, abort_requested_at, aborted_by,
+        image_name, image_digest
      FROM builds WHERE user_id = $1
      ORDER BY started_at ASC, id ASC LIMIT $2 OFFSET $3";
 pub(super) const LIST_OF_USER_DESC: &str =
     "SELECT id, act_id, user_id, status, started_at, finished_at, version_number,
         build_number_int, tag, meta, options, stats, usage, usage_total_usd, usage_usd,
-        act_version, actor_definition, input_schema, readme, abort_requested_at, aborted_by
+        act_version, actor_definition, input_schema, readme, abort_requested_at, aborted_by,
+        image_name, image_digest
      FROM builds WHERE user_id = $1
      ORDER BY started_at DESC, id DESC LIMIT $2 OFFSET $3";
 pub(super) const LIST_OF_ACTOR_ASC: &str =
     "SELECT id, act_id, user_id, status, started_at, finished_at, version_number,
         build_number_int, tag, meta, options, stats, usage, usage_total_usd, usage_usd,
-        act_version, actor_definition, input_schema, readme, abort_requested_at, aborted_by
+        act_version, actor_definition, input_schema, readme, abort_requested_at, aborted_by,
+        image_name, image_digest
      FROM builds WHERE act_id = $1
      ORDER BY started_at ASC, id ASC LIMIT $2 OFFSET $3";
 pub(super) const LIST_OF_ACTOR_DESC: &str =
     "SELECT id, act_id, user_id, status, started_at, finished_at, version_number,
         build_number_int, tag, meta, options, stats, usage, usage_total_usd, usage_usd,
-        act_version, actor_definition, input_schema, readme, abort_requested_at, aborted_by
+        act_version, actor_definition, input_schema, readme, abort_requested_at, aborted_by,
+        image_name, image_digest
      FROM builds WHERE act_id = $1
      ORDER BY started_at DESC, id DESC LIMIT $2 OFFSET $3";
 /// The totals of those lists, kept by the counting triggers.
@@ -248,7 +258,8 @@ pub struct BuildFilter<'a> {
 pub(super) const LIST_FILTERED: &str = "SELECT b.*, a.name AS actor_name, a.title AS actor_title
      FROM (SELECT id, act_id, user_id, status, started_at, finished_at, version_number,
                build_number_int, tag, meta, options, stats, usage, usage_total_usd, usage_usd,
-               act_version, actor_definition, input_schema, readme, abort_requested_at, aborted_by
+               act_version, actor_definition, input_schema, readme, abort_requested_at, aborted_by,
+        image_name, image_digest
            FROM builds
            WHERE user_id = $1 AND ($2::text IS NULL OR act_id = $2)
              AND (cardinality($3::text[]) = 0 OR status = ANY($3))
@@ -287,7 +298,8 @@ pub async fn list_filtered(
 pub(super) const GET_MANY_FOR_USER: &str =
     "SELECT id, act_id, user_id, status, started_at, finished_at, version_number,
         build_number_int, tag, meta, options, stats, usage, usage_total_usd, usage_usd,
-        act_version, actor_definition, input_schema, readme, abort_requested_at, aborted_by
+        act_version, actor_definition, input_schema, readme, abort_requested_at, aborted_by,
+        image_name, image_digest
      FROM builds WHERE id = ANY($1) AND user_id = $2";
 
 /// Those of the given builds that are the user's, in no particular order.
@@ -312,7 +324,8 @@ const ABORT_TEMPLATE: &str = "UPDATE builds SET status = CASE status {after_abor
      WHERE id = $1 AND user_id = $2 AND status IN ({abortable})
      RETURNING id, act_id, user_id, status, started_at, finished_at, version_number,
         build_number_int, tag, meta, options, stats, usage, usage_total_usd, usage_usd,
-        act_version, actor_definition, input_schema, readme, abort_requested_at, aborted_by";
+        act_version, actor_definition, input_schema, readme, abort_requested_at, aborted_by,
+        image_name, image_digest";
 pub(super) static ABORT: LazyLock<String> = LazyLock::new(|| status_sql::fill(ABORT_TEMPLATE));
 
 /// Abort, as LIFECYCLE.md says: in one transaction, a conditional update of an abortable build
@@ -391,12 +404,14 @@ pub async fn delete(pool: &PgPool, id: &str, user_id: &UserId) -> Result<Deletio
 pub(super) const FIND_BY_TAG: &str =
     "SELECT id, act_id, user_id, status, started_at, finished_at, version_number,
         build_number_int, tag, meta, options, stats, usage, usage_total_usd, usage_usd,
-        act_version, actor_definition, input_schema, readme, abort_requested_at, aborted_by
+        act_version, actor_definition, input_schema, readme, abort_requested_at, aborted_by,
+        image_name, image_digest
      FROM builds WHERE id = (SELECT build_id FROM actor_tags WHERE actor_id = $1 AND tag = $2)";
 pub(super) const FIND_BY_NUMBER: &str =
     "SELECT id, act_id, user_id, status, started_at, finished_at, version_number,
         build_number_int, tag, meta, options, stats, usage, usage_total_usd, usage_usd,
-        act_version, actor_definition, input_schema, readme, abort_requested_at, aborted_by
+        act_version, actor_definition, input_schema, readme, abort_requested_at, aborted_by,
+        image_name, image_digest
      FROM builds WHERE act_id = $1 AND version_number = $2 AND build_number_int = $3";
 
 /// The build that `reference` names among an Actor's builds: a tag (`latest`), else a build

@@ -8,10 +8,10 @@ use std::time::Duration;
 
 use serde_json::Value;
 use sqlx::types::Json;
-use sqlx::{FromRow, PgPool};
+use sqlx::{FromRow, PgExecutor, PgPool};
 
 use super::status_sql::{self, leased};
-use crate::domain::build_document::BuildOptions;
+use crate::domain::build_document::{BuildOptions, BuiltImage};
 use crate::domain::{AbortedBy, ActorId, BuildId, BuildStatus, UserId, WorkerId};
 use crate::metrics;
 
@@ -192,12 +192,15 @@ pub async fn save_definition(
 // FINISH and RESCUE spell that out alike (a test below checks that they agree).
 
 /// The terminal write of a held build and, on SUCCEEDED, the move of its tag, in one statement:
-/// `$1` build id, `$2` worker id, `$3` from, `$4` to, `$5` price per compute unit.
+/// `$1` build id, `$2` worker id, `$3` from, `$4` to, `$5` price per compute unit, and the image
+/// made: `$6` name, `$7` digest, `$8` size in bytes (NULLs and 0 when none).
 pub(super) const FINISH: &str = "WITH moved AS (
          UPDATE builds b SET status = $4,
+             image_name = $6,
+             image_digest = $7,
              finished_at = now(),
              stats = jsonb_build_object('durationMillis', c.duration_ms, 'runTimeSecs', c.run_secs,
-                                        'computeUnits', c.cu, 'imageSizeBytes', 0),
+                                        'computeUnits', c.cu, 'imageSizeBytes', $8::bigint),
              usage = jsonb_build_object('ACTOR_COMPUTE_UNITS', c.cu),
              usage_total_usd = c.cu * $5,
              usage_usd = jsonb_build_object('ACTOR_COMPUTE_UNITS', c.cu * $5)
@@ -217,16 +220,16 @@ pub(super) const FINISH: &str = "WITH moved AS (
      )
      SELECT count(*) FROM moved";
 
-/// The terminal write of a held build: `from` → `to` with finishedAt and usage, fenced by worker
-/// and status. On SUCCEEDED the build's tag moves to it in the same statement. `false` when the
-/// build was not in `from` (an abort or the rescuer came first).
+/// The terminal write of a held build: `from` → `to` with finishedAt, usage and the image it
+/// made, fenced by worker and status. On SUCCEEDED the build's tag moves to it in the same
+/// statement. `false` when the build was not in `from` (an abort or the rescuer came first).
 pub async fn finish(
-    pool: &PgPool,
+    db: impl PgExecutor<'_>,
     build_id: &str,
     worker_id: &WorkerId,
-    from: BuildStatus,
-    to: BuildStatus,
+    (from, to): (BuildStatus, BuildStatus),
     price_per_unit: f64,
+    image: Option<&BuiltImage>,
 ) -> Result<bool, sqlx::Error> {
     if !from.can_move_to(to) || !to.is_terminal() {
         return Err(sqlx::Error::Protocol(format!(
@@ -240,13 +243,37 @@ pub async fn finish(
         .bind(from.as_str())
         .bind(to.as_str())
         .bind(price_per_unit)
-        .fetch_one(pool)
+        .bind(image.map(|i| &i.name))
+        .bind(image.map(|i| &i.digest))
+        .bind(image.map_or(0, |i| i64::try_from(i.size_bytes).unwrap_or(i64::MAX)))
+        .fetch_one(db)
         .await?;
     if moved == 0 {
         return Ok(false);
     }
     metrics::transition(from, to);
     Ok(true)
+}
+
+pub(super) const LOCK_HELD: &str =
+    "SELECT 1 FROM builds WHERE id = $1 AND worker_id = $2 AND status = $3 FOR UPDATE";
+
+/// Locks the row of a build this worker holds in `status`, until the transaction ends: an abort
+/// (or anything else that would move it) waits for the transaction, which can then do what
+/// must happen together with the build's end. `false` when the build is not so held.
+pub async fn lock_held(
+    db: impl PgExecutor<'_>,
+    build_id: &str,
+    worker_id: &WorkerId,
+    status: BuildStatus,
+) -> Result<bool, sqlx::Error> {
+    let row: Option<i32> = sqlx::query_scalar(LOCK_HELD)
+        .bind(build_id)
+        .bind(worker_id)
+        .bind(status.as_str())
+        .fetch_optional(db)
+        .await?;
+    Ok(row.is_some())
 }
 
 /// Advisory lock key under which at most one rescuer runs at a time.
@@ -395,12 +422,13 @@ mod tests {
     }
 
     /// The part of a terminal write from finishedAt to the usage subquery's columns, with its
-    /// price parameter named `$price` and whitespace squashed.
-    fn terminal_set(sql: &str, price: &str) -> String {
+    /// price parameter named `$price`, its image size `$size`, and whitespace squashed.
+    fn terminal_set(sql: &str, price: &str, size: &str) -> String {
         let start = sql.find("finished_at = now()").expect("finishedAt");
         let end = sql.find("AS cu").expect("compute units") + "AS cu".len();
         sql[start..end]
             .replace(price, "$price")
+            .replace(size, "$size")
             .split_whitespace()
             .collect::<Vec<_>>()
             .join(" ")
@@ -408,7 +436,10 @@ mod tests {
 
     #[test]
     fn finish_and_rescue_write_the_same_usage() {
-        assert_eq!(terminal_set(FINISH, "$5"), terminal_set(&RESCUE, "$2"));
+        assert_eq!(
+            terminal_set(FINISH, "$5", "'imageSizeBytes', $8::bigint"),
+            terminal_set(&RESCUE, "$2", "'imageSizeBytes', 0")
+        );
     }
 
     #[test]

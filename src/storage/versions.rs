@@ -1,5 +1,6 @@
 //! Actor versions and their sources.
 
+use chrono::{DateTime, Utc};
 use sqlx::types::Json;
 use sqlx::{FromRow, PgExecutor};
 
@@ -153,6 +154,22 @@ pub async fn get(
         .fetch_optional(db)
         .await?;
     row.map(|row| row.open(secrets, actor_id)).transpose()
+}
+
+pub(super) const MODIFIED_AT: &str =
+    "SELECT modified_at FROM versions WHERE actor_id = $1 AND version_number = $2";
+
+/// When the version was last changed; images built from it carry this time (reproducible builds).
+pub async fn modified_at(
+    db: impl PgExecutor<'_>,
+    actor_id: &str,
+    version_number: &str,
+) -> Result<Option<DateTime<Utc>>, sqlx::Error> {
+    sqlx::query_scalar(MODIFIED_AT)
+        .bind(actor_id)
+        .bind(version_number)
+        .fetch_optional(db)
+        .await
 }
 
 pub(super) const INSERT: &str =

@@ -3,6 +3,7 @@
 
 pub mod actor_definition;
 mod build_log;
+pub mod builder;
 pub mod executor;
 mod lease;
 mod main_loop;
@@ -44,6 +45,8 @@ pub(crate) struct Worker {
     pub settings: WorkerSettings,
     pub worker_id: WorkerId,
     pub executor: Arc<dyn Executor>,
+    /// The image builder and its layer caches.
+    pub images: builder::Images,
     /// The builds this worker runs.
     running: Arc<Running>,
 }
@@ -79,7 +82,9 @@ impl WorkerPool {
                 worker: None,
             };
         }
+        let images = builder::Images::new(settings.image.clone(), settings.concurrency);
         let worker = Arc::new(Worker {
+            images,
             pool,
             settings,
             worker_id: WorkerId::generate(),

@@ -44,7 +44,7 @@ pub(crate) async fn end_after_panic(worker: &Worker, build_id: &str) {
     }
     let price = worker.settings.compute_unit_price_usd;
     match retry("finishing the build", || {
-        queue::finish(pool, build_id, worker_id, held, to, price)
+        queue::finish(pool, build_id, worker_id, (held, to), price, None)
     })
     .await
     {

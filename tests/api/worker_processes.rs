@@ -217,9 +217,9 @@ async fn builds_of_a_killed_worker_are_rescued() {
         &app.pool,
         &ids[0],
         &dead_worker,
-        BuildStatus::Running,
-        BuildStatus::Succeeded,
+        (BuildStatus::Running, BuildStatus::Succeeded),
         0.25,
+        None,
     )
     .await;
     assert_eq!(late.ok(), Some(false));
@@ -227,9 +227,9 @@ async fn builds_of_a_killed_worker_are_rescued() {
         &app.pool,
         &ids[1],
         &dead_worker,
-        BuildStatus::Aborting,
-        BuildStatus::Aborted,
+        (BuildStatus::Aborting, BuildStatus::Aborted),
         0.25,
+        None,
     )
     .await;
     assert_eq!(late.ok(), Some(false));

@@ -151,6 +151,12 @@ pub fn build_page(chrome: &Chrome, view: &BuildView) -> Markup {
                 }
             }
             section.card {
+                h2 { "Image" }
+                dl.grid {
+                    dt { "Name" } dd { code data-field="imageName" { (f("imageName")) } }
+                    dt { "Digest" } dd { code data-field="imageDigest" { (f("imageDigest")) } }
+                    dt { "Size" } dd data-field="imageSize" { (f("imageSize")) }
+                }
                 h2 { "Tags" }
                 dl.grid {
                     dt { "Tag on success" } dd { (b.tag.as_deref().unwrap_or("—")) }
@@ -171,7 +177,6 @@ pub fn build_page(chrome: &Chrome, view: &BuildView) -> Markup {
                     dt { "Build time" } dd data-field="durationMillis" { (f("durationMillis")) }
                     dt { "Run time (s)" } dd data-field="runTimeSecs" { (f("runTimeSecs")) }
                     dt { "Compute units" } dd data-field="computeUnits" { (f("computeUnits")) }
-                    dt { "Image size" } dd data-field="imageSize" { (f("imageSize")) }
                     dt { "Usage (compute units)" } dd data-field="usageComputeUnits" { (f("usageComputeUnits")) }
                     dt { "Usage (USD)" } dd data-field="usageTotalUsd" { (f("usageTotalUsd")) }
                 }

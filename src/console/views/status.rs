@@ -58,6 +58,14 @@ pub fn live_fields(b: &BuildRecord) -> Vec<(&'static str, String)> {
             number_text(number(&b.usage.0.actor_compute_units).as_ref()),
         ),
         ("usageTotalUsd", format!("${:.6}", b.usage_total_usd)),
+        (
+            "imageName",
+            b.image_name.clone().unwrap_or_else(|| "—".into()),
+        ),
+        (
+            "imageDigest",
+            b.image_digest.clone().unwrap_or_else(|| "—".into()),
+        ),
     ]
 }
 

@@ -9,6 +9,7 @@ use tokio::sync::watch;
 use tokio::time::Instant;
 
 use super::build_log::BuildLog;
+use super::builder::{BuiltImage, CacheStore, ImageBuilder, ImageJob};
 use super::executor::{Exit, ProcessHandle};
 use super::sources;
 use super::{retry, StopRequest, Worker};
@@ -16,6 +17,7 @@ use crate::domain::BuildStatus;
 use crate::storage::queue::{self, ClaimedBuild};
 
 mod end;
+mod image;
 mod prepare;
 
 /// How the build's work ended, before the terminal write.
@@ -43,6 +45,8 @@ pub(crate) async fn run_build(
         stop,
         deadline: Instant::now(),
         stop_noticed: None,
+        image: None,
+        built: None,
     };
     run.deadline = Instant::now() + run.worker.settings.build_timeout;
     tracing::info!(build_number = %run.build.build_number(), "build started");
@@ -66,6 +70,18 @@ struct BuildRun {
     deadline: Instant,
     /// When the worker learned that the build must stop (abort or timeout).
     stop_noticed: Option<Instant>,
+    /// The image the build is to make, once its sources are read.
+    image: Option<ImageRun>,
+    /// The image it made, once its process succeeded and the result was read back.
+    built: Option<BuiltImage>,
+}
+
+/// The image a build is to make, and with what.
+struct ImageRun {
+    builder: Arc<dyn ImageBuilder>,
+    job: ImageJob,
+    /// The layer cache lent to the build; given back when the build ends.
+    cache: Option<CacheStore>,
 }
 
 impl BuildRun {
@@ -107,8 +123,11 @@ impl BuildRun {
         };
         // Writing the sources (unpacking, git) stops, and is waited for, before anything else.
         cancel.cancel_and_wait().await;
-        let (spec, _root) = match prepared {
-            Ok(prepared) => prepared,
+        let spec = match prepared {
+            Ok(prepared) => {
+                self.image = Some(prepared.image);
+                prepared.spec
+            }
             Err(ending) => {
                 self.stopping(&ending).await;
                 return ending;
@@ -143,7 +162,7 @@ impl BuildRun {
         while let Ok(Some(line)) = tokio::time::timeout_at(drain_until, output.recv()).await {
             self.log.output(line);
         }
-        ending
+        self.after_process(ending).await
     }
 
     /// Ends the build's processes: what it left behind after a normal exit, or all of it (with

@@ -8,6 +8,10 @@ use std::time::Duration;
 
 use crate::domain::secret_box::SecretBox;
 
+mod image;
+
+pub use image::{BuilderChoice, ImageSettings, RunIsolation};
+
 #[derive(Debug, thiserror::Error)]
 #[error("configuration: {key}: {problem}")]
 pub struct SettingsError {
@@ -72,8 +76,8 @@ pub struct WorkerSettings {
     pub heartbeat: Duration,
     pub abort_grace: Duration,
     pub build_timeout: Duration,
-    /// Run by `sh -c` in the build's work directory; `None` means the default `docker build`.
-    pub build_command: Option<String>,
+    /// The builder, where its images go, and how `RUN` steps are isolated.
+    pub image: ImageSettings,
     pub log_max_bytes: usize,
     pub work_dir: PathBuf,
     pub tarball_max_bytes: u64,
@@ -172,6 +176,10 @@ impl Settings {
                 SocketAddr::from(([127, 0, 0, 1], 9464)),
             )?),
         };
+        let work_dir = read
+            .string("WORK_DIR")
+            .map(PathBuf::from)
+            .unwrap_or_else(|| std::env::temp_dir().join("actor-builds"));
         Ok(Settings {
             metrics_bind_addr,
             rate_limit_per_second: (rate_limit > 0.0).then_some(rate_limit),
@@ -191,12 +199,9 @@ impl Settings {
                 build_timeout: Duration::from_secs_f64(
                     read.parse_secs("BUILD_TIMEOUT_SECS", 1800.0)?,
                 ),
-                build_command: read.string("BUILD_COMMAND"),
+                image: ImageSettings::read(&read, &work_dir)?,
                 log_max_bytes: read.parse("LOG_MAX_BYTES", 10 * 1024 * 1024)?,
-                work_dir: read
-                    .string("WORK_DIR")
-                    .map(PathBuf::from)
-                    .unwrap_or_else(|| std::env::temp_dir().join("actor-builds")),
+                work_dir,
                 tarball_max_bytes: read.parse("TARBALL_MAX_BYTES", 100 * 1024 * 1024)?,
                 shutdown_grace: Duration::from_secs_f64(
                     read.parse_secs("SHUTDOWN_GRACE_SECS", 10.0)?,
@@ -208,14 +213,15 @@ impl Settings {
                 source_max_entries: read.parse("SOURCE_MAX_ENTRIES", 100_000)?,
                 source_allow_private_targets: read.parse("SOURCE_ALLOW_PRIVATE_TARGETS", false)?,
                 build_isolation: match read.string("BUILD_ISOLATION").as_deref() {
-                    None | Some("auto") => BuildIsolation::Auto,
+                    // `chroot` is about `RUN` steps (see `ImageSettings`); processes as `auto`.
+                    None | Some("auto") | Some("chroot") => BuildIsolation::Auto,
                     Some("namespaces") => BuildIsolation::Namespaces,
                     Some("processes") => BuildIsolation::Processes,
                     Some(other) => {
                         return Err(SettingsError {
                             key: "BUILD_ISOLATION",
                             problem: format!(
-                                "{other:?} is not one of \"auto\", \"namespaces\", \"processes\""
+                                "{other:?} is not one of \"auto\", \"namespaces\", \"processes\", \"chroot\""
                             ),
                         })
                     }
