@@ -71,7 +71,7 @@ async fn builds_survive_an_outage() {
         ("DATABASE_ACQUIRE_TIMEOUT_MS", "1000"),
         (
             "BUILD_COMMAND",
-            "echo started; sleep 1.5; echo done; touch ../done-$ACTOR_BUILD_ID",
+            "echo started; sleep 1.5; echo done; touch ../../done-$ACTOR_BUILD_ID",
         ),
     ])
     .await;

@@ -90,8 +90,8 @@ async fn source_files_with_a_definition() {
     assert!(
         lines
             .iter()
-            .any(|l| l == "secret= args=--build-arg MY_SECRET=hush"),
-        "env vars reach the build as build arguments only: {lines:?}"
+            .any(|l| l == "secret= args=--build-arg MY_SECRET=********"),
+        "env vars reach the build as build arguments only, and secret values are masked: {lines:?}"
     );
 
     // The build's OpenAPI document, without a token.

@@ -161,7 +161,7 @@ async fn abort_kills_the_whole_process_group() {
         ("ABORT_GRACE_SECS", "600"),
         // Pids read from inside the build are the host's only without a PID namespace.
         ("BUILD_ISOLATION", "processes"),
-        ("BUILD_COMMAND", "echo $$ > pids; sleep 300 & echo $! >> pids; (sleep 300 & echo $! >> pids; wait) & echo $! >> pids; sleep 0.1; cp pids ../pids-$ACTOR_BUILD_ID; echo started; wait"),
+        ("BUILD_COMMAND", "echo $$ > pids; sleep 300 & echo $! >> pids; (sleep 300 & echo $! >> pids; wait) & echo $! >> pids; sleep 0.1; cp pids ../../pids-$ACTOR_BUILD_ID; echo started; wait"),
     ])
     .await;
     let actor = app.create_actor("abortable").await;
@@ -214,7 +214,7 @@ async fn abort_kills_a_command_that_traps_term() {
         ("WORKER_CONCURRENCY", "1"),
         ("ABORT_GRACE_SECS", "3"),
         ("BUILD_ISOLATION", "processes"),
-        ("BUILD_COMMAND", "trap '' TERM; sleep 300 & echo $! > ../pid-$ACTOR_BUILD_ID; echo started; while true; do sleep 0.1; done"),
+        ("BUILD_COMMAND", "trap '' TERM; sleep 300 & echo $! > ../../pid-$ACTOR_BUILD_ID; echo started; while true; do sleep 0.1; done"),
     ])
     .await;
     let actor = app.create_actor("stubborn").await;
