@@ -63,6 +63,7 @@ pub fn diagnose(phase: Phase, tail: &[String], registry: Option<&str>) -> Option
                 "parse",
                 "unknown instruction",
                 "no build stage",
+                "no from statement",
             ]) {
                 return Some(
                     "The Dockerfile is not valid: fix the instruction the builder names above"
