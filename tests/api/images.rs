@@ -399,7 +399,7 @@ async fn clean_rebuilds_give_the_same_digest_and_cached_ones_reuse_layers() {
 #[tokio::test]
 async fn build_arguments_reach_run_steps_and_secret_values_are_masked() {
     let t = image_app(&[]).await;
-    let dockerfile = "FROM apify/actor-node:24\nARG FOO\nARG TOKEN\nRUN echo \"foo=$FOO\" && echo \"token=$TOKEN\"\n";
+    let dockerfile = "FROM apify/actor-node:24\nARG FOO\nARG TOKEN\nRUN echo \"foo=$FOO\" && echo \"token=$TOKEN\" && echo \"$TOKEN\" > /t\n";
     let vars = json!([
         {"name": "FOO", "value": "bar"},
         {"name": "TOKEN", "value": "tok-5ecret-value", "isSecret": true}
@@ -424,6 +424,9 @@ async fn build_arguments_reach_run_steps_and_secret_values_are_masked() {
         "{log}"
     );
     assert!(!log.contains("tok-5ecret-value"), "{log}");
+    // Nor does the image: its history, where build arguments are recorded, is left out.
+    let config = t.images.config("actors/jane/with-args:0.1.1");
+    assert!(!config.contains("tok-5ecret-value"), "{config}");
 
     let not_applied = t
         .actor(

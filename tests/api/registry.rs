@@ -152,6 +152,23 @@ impl Registry {
     }
 }
 
+impl Registry {
+    /// The image configuration of `name` (`repo:tag`), as JSON text.
+    pub fn config(&self, name: &str) -> String {
+        let out = Command::new("skopeo")
+            .args(["inspect", "--config", "--tls-verify=false"])
+            .arg(format!("docker://{}/{name}", self.host()))
+            .output()
+            .expect("skopeo");
+        assert!(
+            out.status.success(),
+            "{}",
+            String::from_utf8_lossy(&out.stderr)
+        );
+        String::from_utf8_lossy(&out.stdout).into_owned()
+    }
+}
+
 impl Drop for Registry {
     fn drop(&mut self) {
         self.stop();

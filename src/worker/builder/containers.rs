@@ -42,6 +42,7 @@ phase() { printf '%s\n' "$1" > "$AB_STATE/phase"; }
 store() { "$AB_TOOL" --root "$AB_ROOT" --runroot "$AB_RUNROOT" --storage-driver vfs "$@"; }
 mkdir -p "$TMPDIR"
 if [ "$AB_CACHE" = 1 ]; then cache="--layers --pull=true"; else cache="--no-cache --pull=always"; fi
+if [ "$AB_OMIT_HISTORY" = 1 ]; then cache="$cache --omit-history"; fi
 if [ "$AB_ISOLATION" = oci ]; then isolation="--isolation oci --runtime $AB_RUNTIME"; else isolation="--isolation chroot"; fi
 phase build
 store "$AB_BUILD" $isolation $cache --timestamp "$AB_TIMESTAMP" --tag "$AB_IMAGE" \
@@ -147,6 +148,10 @@ impl ImageBuilder for Containers {
             ("AB_STATE", path(&job.dir)),
             ("TMPDIR", path(&job.dir.join("tmp"))),
             ("AB_CACHE", if job.use_cache { "1" } else { "0" }.to_owned()),
+            (
+                "AB_OMIT_HISTORY",
+                if job.secret_args { "1" } else { "0" }.to_owned(),
+            ),
             ("AB_ISOLATION", isolation.to_owned()),
             ("AB_RUNTIME", self.settings.oci_runtime.clone()),
             ("AB_TIMESTAMP", job.timestamp.to_string()),

@@ -43,6 +43,9 @@ pub struct ImageJob {
     pub use_cache: bool,
     /// `--build-arg NAME=VALUE` pairs, passed as positional parameters, never in the environment.
     pub build_args: Vec<String>,
+    /// Some build argument is secret: the image gets no history, in which builders record the
+    /// values of build arguments.
+    pub secret_args: bool,
     /// Seconds since the epoch given to every file and the image's creation (reproducible builds).
     pub timestamp: i64,
     /// The layer cache lent to this build (`useCache`), when the builder keeps one.
@@ -305,6 +308,7 @@ mod tests {
             repository: "r/u/a".into(),
             use_cache: false,
             build_args: vec![],
+            secret_args: false,
             timestamp: 0,
             cache_store: None,
         };

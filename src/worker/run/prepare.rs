@@ -162,6 +162,8 @@ impl BuildRun {
             repository,
             use_cache,
             build_args: build_args(&version),
+            secret_args: version.apply_env_vars_to_build
+                && version.env_vars.iter().any(|v| v.is_secret),
             timestamp: modified_at.timestamp(),
             cache_store: cache.as_ref().map(|c| c.path.clone()),
         };
@@ -176,6 +178,13 @@ impl BuildRun {
                     "a clean build: the base image is pulled again, no layer is reused"
                 }
             ));
+            if job.secret_args && builder.keeps_layer_caches() {
+                self.log.system(
+                    "The image gets no history: it would hold the values of the secret build \
+                     arguments"
+                        .to_owned(),
+                );
+            }
             if images.repository.is_none() {
                 self.log.system(format!(
                     "IMAGE_REPOSITORY is not set: the image stays in this worker's {}",
