@@ -593,3 +593,47 @@ async fn without_a_repository_the_image_stays_in_the_local_store() {
         );
     }
 }
+
+#[tokio::test]
+async fn registry_credentials_come_from_the_auth_file_and_never_reach_the_log() {
+    use crate::registry::PUSHER;
+    let bases = Registry::start();
+    bases.push_base_image("apify/actor-node:24", BUSYBOX_BASE);
+    let conf = bases.registries_conf();
+    let images = Registry::start_with_login();
+    let repository = format!("{}/actors", images.host());
+    let dockerfile = "FROM apify/actor-node:24\nCOPY . /app\n";
+    for (password, expected) in [(PUSHER.1, "SUCCEEDED"), ("wrong-password", "FAILED")] {
+        let auth = images.auth_file(password);
+        let app = spawn_app_with(&[
+            ("WORKER_CONCURRENCY", "1"),
+            ("BUILDER", "buildah"),
+            ("IMAGE_REPOSITORY", &repository),
+            ("REGISTRY_TLS_VERIFY", "false"),
+            ("CONTAINERS_REGISTRIES_CONF", conf.to_str().expect("path")),
+            ("REGISTRY_AUTH_FILE", auth.to_str().expect("path")),
+        ])
+        .await;
+        let actor = app
+            .create_actor_with_files("guarded", &[("Dockerfile", dockerfile)])
+            .await;
+        let actor_id = str_at(&actor, "/id").to_owned();
+        let id = str_at(&app.create_build(&actor_id).await, "/id").to_owned();
+        let build = app
+            .wait_for_status(&id, &["FAILED", "SUCCEEDED"], 120)
+            .await;
+        let log = app.log(&id).await;
+        assert_eq!(str_at(&build, "/status"), expected, "{log}");
+        assert!(!log.contains(password), "{log}");
+        let tagged = &build["imageDigest"];
+        if expected == "SUCCEEDED" {
+            let pushed = images
+                .manifest("actors/jane/guarded:latest")
+                .map(|(d, _)| d);
+            assert_eq!(pushed.as_deref(), tagged.as_str());
+        } else {
+            assert!(log.contains("refused the credentials"), "{log}");
+            assert_eq!(tagged, &Value::Null);
+        }
+    }
+}

@@ -10,10 +10,29 @@ pub struct Registry {
     port: u16,
     dir: PathBuf,
     child: Option<Child>,
+    /// The user and password it asks for, if any.
+    login: Option<(String, String)>,
 }
+
+/// The user of `Registry::start_with_login` and its password, with the password's bcrypt hash
+/// (cost 4: the registry checks it on every request).
+pub const PUSHER: (&str, &str, &str) = (
+    "pusher",
+    "s3cret-pw",
+    "$2b$04$Rbsxjcy/vCrgjJwjbwXMP.ExHkWc/ClNjewztB9QdnLz/UCb7mecC",
+);
 
 impl Registry {
     pub fn start() -> Registry {
+        Self::start_inner(None)
+    }
+
+    /// A registry that lets only `PUSHER` in (htpasswd).
+    pub fn start_with_login() -> Registry {
+        Self::start_inner(Some(PUSHER))
+    }
+
+    fn start_inner(login: Option<(&str, &str, &str)>) -> Registry {
         let port = std::net::TcpListener::bind("127.0.0.1:0")
             .and_then(|l| l.local_addr())
             .expect("a free port")
@@ -21,14 +40,19 @@ impl Registry {
         let dir = std::env::temp_dir().join(format!("registry-{port}-{}", std::process::id()));
         std::fs::create_dir_all(&dir).expect("registry dir");
         let config = dir.join("config.yml");
-        std::fs::write(
-            &config,
-            format!(
-                "version: 0.1\nlog:\n  level: error\nstorage:\n  filesystem:\n    rootdirectory: {}\n  delete:\n    enabled: true\nhttp:\n  addr: 127.0.0.1:{port}\n",
-                dir.join("data").display()
-            ),
-        )
-        .expect("registry config");
+        let mut text = format!(
+            "version: 0.1\nlog:\n  level: error\nstorage:\n  filesystem:\n    rootdirectory: {}\n  delete:\n    enabled: true\nhttp:\n  addr: 127.0.0.1:{port}\n",
+            dir.join("data").display()
+        );
+        if let Some((user, _, hash)) = login {
+            let htpasswd = dir.join("htpasswd");
+            std::fs::write(&htpasswd, format!("{user}:{hash}\n")).expect("htpasswd");
+            text.push_str(&format!(
+                "auth:\n  htpasswd:\n    realm: test\n    path: {}\n",
+                htpasswd.display()
+            ));
+        }
+        std::fs::write(&config, text).expect("registry config");
         // The registry ends with the test process, even when a test thread ends first.
         let watch = format!(
             "docker-registry serve '{}' & child=$!; while kill -0 {} 2>/dev/null && kill -0 $child 2>/dev/null; do sleep 0.5; done; kill $child",
@@ -47,6 +71,7 @@ impl Registry {
             port,
             dir,
             child: Some(child),
+            login: login.map(|(user, password, _)| (user.to_owned(), password.to_owned())),
         };
         let deadline = Instant::now() + Duration::from_secs(20);
         while std::net::TcpStream::connect(("127.0.0.1", port)).is_err() {
@@ -58,6 +83,25 @@ impl Registry {
 
     pub fn host(&self) -> String {
         format!("127.0.0.1:{}", self.port)
+    }
+
+    /// An auth.json (the containers format) with `password` for this registry's user.
+    pub fn auth_file(&self, password: &str) -> PathBuf {
+        use base64::Engine;
+        let user = self.login.as_ref().map_or("nobody", |(u, _)| u.as_str());
+        let auth = base64::engine::general_purpose::STANDARD.encode(format!("{user}:{password}"));
+        let path = self.dir.join(format!("auth-{}.json", password.len()));
+        let json = serde_json::json!({"auths": {self.host(): {"auth": auth}}});
+        std::fs::write(&path, json.to_string()).expect("auth.json");
+        path
+    }
+
+    /// skopeo's `--creds` for this registry, when it asks for a login.
+    fn creds(&self) -> Vec<String> {
+        self.login
+            .iter()
+            .map(|(user, password)| format!("--creds={user}:{password}"))
+            .collect()
     }
 
     /// Stops the registry (what a registry that is down looks like).
@@ -135,6 +179,7 @@ impl Registry {
     pub fn manifest(&self, name: &str) -> Option<(String, u64)> {
         let out = Command::new("skopeo")
             .args(["inspect", "--raw", "--tls-verify=false"])
+            .args(self.creds())
             .arg(format!("docker://{}/{name}", self.host()))
             .output()
             .expect("skopeo (install the skopeo package)");
@@ -157,6 +202,7 @@ impl Registry {
     pub fn config(&self, name: &str) -> String {
         let out = Command::new("skopeo")
             .args(["inspect", "--config", "--tls-verify=false"])
+            .args(self.creds())
             .arg(format!("docker://{}/{name}", self.host()))
             .output()
             .expect("skopeo");
