@@ -50,7 +50,7 @@ fn is_html(res: &Response) -> bool {
 }
 
 /// A browser session of the console: its cookie and its CSRF token.
-struct Console<'a> {
+pub(crate) struct Console<'a> {
     app: &'a TestApp,
     client: reqwest::Client,
     cookie: String,
@@ -59,7 +59,7 @@ struct Console<'a> {
 
 impl<'a> Console<'a> {
     /// Signs in with `token` through the sign-in form, as a browser would.
-    async fn sign_in(app: &'a TestApp, token: &str) -> Console<'a> {
+    pub(crate) async fn sign_in(app: &'a TestApp, token: &str) -> Console<'a> {
         let client = no_redirects();
         let form = client
             .get(app.url("/console/sign-in"))
@@ -101,7 +101,7 @@ impl<'a> Console<'a> {
             .expect("GET")
     }
 
-    async fn page(&self, path: &str) -> String {
+    pub(crate) async fn page(&self, path: &str) -> String {
         let res = self.get(path).await;
         assert_eq!(res.status(), 200, "{path}");
         assert!(is_html(&res), "{path}");

@@ -230,6 +230,17 @@ async fn a_multi_stage_dockerfile_becomes_a_pushed_image() {
     for expected in ["builder-step-ran", "compiled hello", "final-step-ran"] {
         assert!(lines.iter().any(|l| l == expected), "{expected}: {lines:?}");
     }
+    // The console's build page shows the image.
+    let console = crate::console::Console::sign_in(&t.app, &t.app.token).await;
+    let page = console.page(&format!("/console/builds/{id}")).await;
+    assert!(
+        page.contains(&format!(r#"data-field="imageName">{name}<"#)),
+        "{page}"
+    );
+    assert!(
+        page.contains(&format!(r#"data-field="imageDigest">{digest}<"#)),
+        "{page}"
+    );
     wait_removed(&t.app.work_dir.join(&id)).await;
 }
 

@@ -161,6 +161,11 @@ async fn openapi_document_of_the_service() {
             );
         }
     }
+    // The image a build made, in the Build schema.
+    let build = &doc["components"]["schemas"]["Build"]["properties"];
+    for field in ["imageName", "imageDigest", "stats"] {
+        assert!(build[field].is_object(), "Build.{field}: {build}");
+    }
     let create = &doc["paths"]["/v2/actors/{actorId}/builds"]["post"];
     let params: Vec<&str> = create["parameters"]
         .as_array()
