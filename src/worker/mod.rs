@@ -82,7 +82,7 @@ impl WorkerPool {
                 worker: None,
             };
         }
-        let images = builder::Images::new(settings.image.clone(), settings.concurrency);
+        let images = builder::Images::new(settings.image.clone());
         let worker = Arc::new(Worker {
             images,
             pool,

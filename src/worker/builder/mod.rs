@@ -104,7 +104,7 @@ pub struct Images {
 
 impl Images {
     /// Logs at once how `RUN` steps will be isolated.
-    pub fn new(settings: ImageSettings, slots: usize) -> Self {
+    pub fn new(settings: ImageSettings) -> Self {
         match settings.run_isolation {
             RunIsolation::Oci => tracing::info!(
                 runtime = %settings.oci_runtime,
@@ -115,7 +115,7 @@ impl Images {
                  a step sees the host's processes; this does not keep tenants apart"
             ),
         }
-        let caches = CacheStores::new(settings.store_dir.clone(), slots);
+        let caches = CacheStores::new(settings.store_dir.clone());
         Images {
             settings,
             chosen: tokio::sync::OnceCell::new(),

@@ -1,36 +1,41 @@
-//! The worker's layer caches: one per build slot, each lent to one build at a time, so that a
-//! build that did not succeed can have its leftovers removed from the cache it used without
-//! touching another build's.
+//! The worker's layer caches: each lent to one build at a time, across all the worker processes
+//! that share `IMAGE_STORE_DIR` (an exclusive `flock` on the cache's lock file), so that the
+//! leftovers of a build that did not succeed, or of a worker that died, can be removed from the
+//! cache without touching another build's.
 
+use std::fs::File;
 use std::path::PathBuf;
-use std::sync::Arc;
 
-use tokio::sync::{Mutex, OwnedMutexGuard};
+use nix::fcntl::{Flock, FlockArg};
+
+/// How many caches a store directory holds at most; a build finding all lent builds clean.
+const MAX_CACHES: usize = 64;
 
 pub struct CacheStores {
     dir: PathBuf,
-    caches: Vec<Arc<Mutex<()>>>,
 }
 
 /// A cache lent to a build; given back when dropped.
 pub struct CacheStore {
     pub path: PathBuf,
-    _lent: OwnedMutexGuard<()>,
+    _lent: Flock<File>,
 }
 
 impl CacheStores {
-    /// `count` caches under `dir` (`cache-0`, `cache-1`, ...).
-    pub fn new(dir: PathBuf, count: usize) -> Self {
-        CacheStores {
-            dir,
-            caches: (0..count.max(1)).map(|_| Arc::default()).collect(),
-        }
+    pub fn new(dir: PathBuf) -> Self {
+        CacheStores { dir }
     }
 
-    /// A cache no other build uses now; `None` when all are lent.
+    /// A cache no other build uses now (`cache-0`, `cache-1`, ...); `None` when none is free or
+    /// the store directory cannot be written.
     pub fn lend(&self) -> Option<CacheStore> {
-        self.caches.iter().enumerate().find_map(|(i, cache)| {
-            let lent = cache.clone().try_lock_owned().ok()?;
+        if let Err(e) = std::fs::create_dir_all(&self.dir) {
+            tracing::warn!(dir = %self.dir.display(), error = %e, "no layer cache: the image store directory cannot be made");
+            return None;
+        }
+        (0..MAX_CACHES).find_map(|i| {
+            let lock = File::create(self.dir.join(format!("cache-{i}.lock"))).ok()?;
+            let lent = Flock::lock(lock, FlockArg::LockExclusiveNonblock).ok()?;
             Some(CacheStore {
                 path: self.dir.join(format!("cache-{i}")),
                 _lent: lent,
@@ -45,15 +50,16 @@ mod tests {
 
     #[test]
     fn a_cache_is_lent_to_one_build_at_a_time() {
-        let stores = CacheStores::new(PathBuf::from("/x"), 2);
+        let dir = std::env::temp_dir().join(format!("caches-{}", crate::domain::new_id()));
+        let stores = CacheStores::new(dir.clone());
+        let other_process = CacheStores::new(dir.clone());
         let first = stores.lend().expect("a first cache");
-        let second = stores.lend().expect("a second cache");
-        assert_ne!(first.path, second.path);
-        assert!(stores.lend().is_none());
+        let second = other_process.lend().expect("a second cache");
+        assert_eq!(first.path, dir.join("cache-0"));
+        assert_eq!(second.path, dir.join("cache-1"));
         drop(first);
-        assert_eq!(
-            stores.lend().map(|c| c.path),
-            Some(PathBuf::from("/x/cache-0"))
-        );
+        assert_eq!(stores.lend().map(|c| c.path), Some(dir.join("cache-0")));
+        drop(second);
+        std::fs::remove_dir_all(&dir).expect("cleanup");
     }
 }

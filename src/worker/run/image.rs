@@ -33,16 +33,24 @@ impl BuildRun {
             },
             other => other,
         };
-        let succeeded = matches!(&ending, Ending::Exited(exit) if exit.success());
-        if !succeeded && image.cache.is_some() {
-            if let Some(plan) = image.builder.clean_up(&image.job) {
-                let done = self.run_step(plan, Duration::from_secs(60)).await;
-                if let Err(e) = done.result {
-                    tracing::warn!(error = %e, "the layer cache could not be cleaned");
-                }
-            }
+        if !matches!(&ending, Ending::Exited(exit) if exit.success()) {
+            self.clean_cache().await;
         }
         ending
+    }
+
+    /// Removes the working containers from the layer cache lent to the build, if any (nobody
+    /// else uses it while it is lent).
+    pub(super) async fn clean_cache(&self) {
+        let Some(image) = self.image.as_ref().filter(|i| i.cache.is_some()) else {
+            return;
+        };
+        if let Some(plan) = image.builder.clean_up(&image.job) {
+            let done = self.run_step(plan, Duration::from_secs(60)).await;
+            if let Err(e) = done.result {
+                tracing::warn!(error = %e, "the layer cache could not be cleaned");
+            }
+        }
     }
 
     /// The line that says what went wrong, for a build process that failed.

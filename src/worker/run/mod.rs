@@ -133,6 +133,8 @@ impl BuildRun {
                 return ending;
             }
         };
+        // A lent cache may hold what a build of a worker that died left behind.
+        self.clean_cache().await;
         let started = match self.worker.executor.start(spec) {
             Ok(started) => started,
             Err(e) => {
