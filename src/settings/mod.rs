@@ -331,6 +331,44 @@ mod tests {
     }
 
     #[test]
+    fn the_builder_and_the_image_repository_are_checked() {
+        let s = with(&[]).expect("defaults");
+        assert_eq!(s.worker.image.builder, BuilderChoice::Auto);
+        assert_eq!(s.worker.image.run_isolation, RunIsolation::Oci);
+        assert!(s.worker.image.tls_verify);
+        // BUILD_COMMAND alone keeps selecting it, as before builders existed.
+        let s = with(&[("BUILD_COMMAND", "make image")]).expect("command");
+        assert_eq!(s.worker.image.builder, BuilderChoice::Command);
+        let s = with(&[("BUILDER", "buildah"), ("BUILD_ISOLATION", "chroot")]).expect("chroot");
+        assert_eq!(s.worker.image.run_isolation, RunIsolation::Chroot);
+        assert_eq!(s.worker.build_isolation, BuildIsolation::Auto);
+        let s = with(&[("IMAGE_REPOSITORY", "registry.example.com:5000/actors/")]).expect("repo");
+        assert_eq!(
+            s.worker.image.repository.as_deref(),
+            Some("registry.example.com:5000/actors")
+        );
+        for (pairs, key) in [
+            (&[("BUILDER", "kaniko")][..], "BUILDER"),
+            (&[("BUILDER", "command")][..], "BUILD_COMMAND"),
+            (
+                &[("IMAGE_REPOSITORY", "https://registry.example.com/actors")][..],
+                "IMAGE_REPOSITORY",
+            ),
+            (
+                &[("IMAGE_REPOSITORY", "registry.example.com/Actors")][..],
+                "IMAGE_REPOSITORY",
+            ),
+            (&[("RUN_ISOLATION", "none")][..], "RUN_ISOLATION"),
+            (
+                &[("REGISTRY_TLS_VERIFY", "maybe")][..],
+                "REGISTRY_TLS_VERIFY",
+            ),
+        ] {
+            assert_eq!(with(pairs).err().map(|e| e.key), Some(key), "{pairs:?}");
+        }
+    }
+
+    #[test]
     fn password_is_redacted() {
         let url = DatabaseUrl("postgres://me:secret@db:5432/x".into());
         assert_eq!(format!("{url:?}"), "postgres://me:***@db:5432/x");
