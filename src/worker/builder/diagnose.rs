@@ -73,18 +73,7 @@ pub fn diagnose(phase: Phase, tail: &[String], registry: Option<&str>) -> Option
             Some("Building the image failed: the builder's output above says why".to_owned())
         }
         Phase::Push | Phase::Inspect => {
-            if has(&[
-                "unauthorized",
-                "authentication required",
-                "denied",
-                "403 forbidden",
-                "401",
-            ]) {
-                return Some(format!(
-                    "{registry} refused the credentials: check the entry for it in \
-                     REGISTRY_AUTH_FILE; no tag was moved"
-                ));
-            }
+            // Checked first: a registry that cannot be reached never refused anything.
             if has(&[
                 "connection refused",
                 "no such host",
@@ -98,6 +87,19 @@ pub fn diagnose(phase: Phase, tail: &[String], registry: Option<&str>) -> Option
                     "{registry} could not be reached: check IMAGE_REPOSITORY, that the registry \
                      runs, and REGISTRY_TLS_VERIFY=false for a plain-HTTP registry; no tag was \
                      moved"
+                ));
+            }
+            if has(&[
+                "unauthorized",
+                "authentication required",
+                "access denied",
+                "requested access to the resource is denied",
+                "401 unauthorized",
+                "403 forbidden",
+            ]) {
+                return Some(format!(
+                    "{registry} refused the credentials: check the entry for it in \
+                     REGISTRY_AUTH_FILE; no tag was moved"
                 ));
             }
             Some(format!(
@@ -185,5 +187,11 @@ mod tests {
         );
         let line = diagnose(Phase::Push, &denied, None).expect("a line");
         assert!(line.contains("refused the credentials"), "{line}");
+        // Digests are no words: a "401" inside one says nothing.
+        let refused_with_digest = lines(
+            "Copying blob sha256:4017aa\nError: dial tcp 127.0.0.1:9: connect: connection refused",
+        );
+        let line = diagnose(Phase::Push, &refused_with_digest, None).expect("a line");
+        assert!(line.contains("could not be reached"), "{line}");
     }
 }
