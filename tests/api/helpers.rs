@@ -344,13 +344,25 @@ impl TestApp {
             .iter()
             .map(|(n, c)| json!({"name": n, "format": "TEXT", "content": c}))
             .collect();
+        self.create_actor_with_source_files(name, "0.1", files)
+            .await
+    }
+
+    /// Creates an Actor whose SOURCE_FILES version `version` holds `files` as the API takes
+    /// them (`{name, format, content}`).
+    pub async fn create_actor_with_source_files(
+        &self,
+        name: &str,
+        version: &str,
+        files: Vec<Value>,
+    ) -> Value {
         let res = self
             .post("/v2/actors")
-            .json(&json!({"name": name, "versions": [{"versionNumber": "0.1", "sourceType": "SOURCE_FILES", "sourceFiles": files}]}))
+            .json(&json!({"name": name, "versions": [{"versionNumber": version, "sourceType": "SOURCE_FILES", "sourceFiles": files}]}))
             .send()
             .await
             .expect("request");
-        assert_eq!(res.status(), 201, "create actor");
+        assert_eq!(res.status(), 201, "create actor {name}");
         res.json::<Value>().await.expect("json")["data"].clone()
     }
 

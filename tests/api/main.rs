@@ -2,6 +2,7 @@
 //! database and talks to it over HTTP.
 
 mod helpers;
+mod registry;
 
 mod abort;
 mod actors;
@@ -11,6 +12,7 @@ mod chaos;
 mod console;
 mod conventions;
 mod fixtures;
+mod image_templates;
 mod images;
 mod isolation;
 mod key_value_stores;
@@ -20,12 +22,12 @@ mod outage;
 mod pagination;
 mod panics;
 mod privacy;
-mod registry;
 mod secrets;
 mod self_fencing;
 mod service;
 mod source_limits;
 mod sources;
+mod stand_ins;
 mod statements;
 mod status_machine;
 mod users;

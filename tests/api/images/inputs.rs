@@ -148,6 +148,8 @@ async fn registry_credentials_come_from_the_auth_file_and_never_reach_the_log() 
         let auth = images.auth_file(password);
         let app = spawn_app_with(&[
             ("WORKER_CONCURRENCY", "1"),
+            // Builds load the disk: leases of three heartbeats of 5 s, as by default.
+            ("HEARTBEAT_SECS", "5"),
             ("BUILDER", "buildah"),
             ("IMAGE_REPOSITORY", &repository),
             ("REGISTRY_TLS_VERIFY", "false"),

@@ -29,6 +29,8 @@ async fn image_app(env: &[(&str, &str)]) -> ImageApp {
     let repository = format!("{}/actors", images.host());
     let mut all = vec![
         ("WORKER_CONCURRENCY", "2"),
+        // Builds load the disk: leases of three heartbeats of 5 s, as by default.
+        ("HEARTBEAT_SECS", "5"),
         ("BUILDER", "buildah"),
         ("IMAGE_REPOSITORY", repository.as_str()),
         ("REGISTRY_TLS_VERIFY", "false"),

@@ -143,6 +143,8 @@ async fn without_a_repository_the_image_stays_in_the_local_store() {
     let conf = bases.registries_conf();
     let app = spawn_app_with(&[
         ("WORKER_CONCURRENCY", "1"),
+        // Builds load the disk: leases of three heartbeats of 5 s, as by default.
+        ("HEARTBEAT_SECS", "5"),
         ("BUILDER", "buildah"),
         ("CONTAINERS_REGISTRIES_CONF", conf.to_str().expect("path")),
     ])
