@@ -76,10 +76,29 @@ pub async fn claim(
 }
 
 /// `$1` worker id, `$2` build ids, `$3` lease in milliseconds, `$4` the leased statuses.
-pub(super) const HEARTBEAT: &str =
-    "UPDATE builds SET lease_expires_at = now() + $3 * interval '1 millisecond'
-     WHERE id = ANY($2) AND worker_id = $1 AND status = ANY($4)
-     RETURNING id, status";
+/// `$1` worker id, `$2` build ids, `$3` lease in milliseconds, `$4` the leased statuses. A row
+/// locked by a transaction (the worker's own end of a build, pushing its tag; an abort) is not
+/// waited for: it is reported held but not renewed, and the other builds' leases are renewed.
+pub(super) const HEARTBEAT: &str = "WITH held AS (
+         SELECT id, status FROM builds
+         WHERE id = ANY($2) AND worker_id = $1 AND status = ANY($4)
+     ), free AS (
+         SELECT id FROM builds WHERE id IN (SELECT id FROM held) FOR UPDATE SKIP LOCKED
+     ), renewed AS (
+         UPDATE builds b SET lease_expires_at = now() + $3 * interval '1 millisecond'
+         FROM free WHERE b.id = free.id AND b.worker_id = $1 AND b.status = ANY($4)
+         RETURNING b.id
+     )
+     SELECT held.id, held.status, held.id IN (SELECT id FROM renewed) AS renewed FROM held";
+
+/// A build this worker holds, as the heartbeat found it.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Held {
+    pub id: String,
+    pub status: BuildStatus,
+    /// False when the build's row was locked (its lease was left as it was).
+    pub renewed: bool,
+}
 
 /// Renews the leases of the worker's active builds and reports their statuses. A build missing
 /// from the answer is no longer this worker's (the rescuer ended it).
@@ -88,11 +107,11 @@ pub async fn heartbeat(
     worker_id: &WorkerId,
     build_ids: &[String],
     lease: Duration,
-) -> Result<Vec<(String, BuildStatus)>, sqlx::Error> {
+) -> Result<Vec<Held>, sqlx::Error> {
     if build_ids.is_empty() {
         return Ok(Vec::new());
     }
-    let rows: Vec<(String, String)> = sqlx::query_as(HEARTBEAT)
+    let rows: Vec<(String, String, bool)> = sqlx::query_as(HEARTBEAT)
         .bind(worker_id)
         .bind(build_ids)
         .bind(millis(lease))
@@ -101,7 +120,13 @@ pub async fn heartbeat(
         .await?;
     Ok(rows
         .into_iter()
-        .filter_map(|(id, status)| Some((id, status.parse().ok()?)))
+        .filter_map(|(id, status, renewed)| {
+            Some(Held {
+                id,
+                status: status.parse().ok()?,
+                renewed,
+            })
+        })
         .collect())
 }
 

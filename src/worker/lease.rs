@@ -71,10 +71,12 @@ pub(super) async fn check_held(worker: &Worker) -> bool {
     match tokio::time::timeout(worker.settings.heartbeat, renewal).await {
         Ok(Ok(held)) => {
             for id in &ids {
-                match held.iter().find(|(held_id, _)| held_id == id) {
-                    Some((_, status)) => {
-                        worker.running.renewed(id, sent);
-                        if *status == BuildStatus::Aborting {
+                match held.iter().find(|h| &h.id == id) {
+                    Some(h) => {
+                        if h.renewed {
+                            worker.running.renewed(id, sent);
+                        }
+                        if h.status == BuildStatus::Aborting {
                             worker.running.request_stop(id, StopRequest::Abort);
                         }
                     }

@@ -83,3 +83,49 @@ async fn a_worker_that_cannot_renew_its_lease_stops_its_build() {
     }
     assert_eq!(processes_with(&marker), 0);
 }
+
+/// A build whose row another transaction holds locked (the worker's own tag push at a build's
+/// end, an abort) does not hold back the renewal of the worker's other leases.
+#[tokio::test]
+async fn a_locked_build_row_does_not_hold_back_the_other_leases() {
+    let app = crate::helpers::spawn_app_with(&[
+        ("WORKER_CONCURRENCY", "2"),
+        ("HEARTBEAT_SECS", "1"),
+        ("BUILD_COMMAND", "echo started; sleep 60"),
+    ])
+    .await;
+    let actor = app.create_actor("leased").await;
+    let actor_id = str_at(&actor, "/id").to_owned();
+    let locked = str_at(&app.create_build(&actor_id).await, "/id").to_owned();
+    let other = str_at(&app.create_build(&actor_id).await, "/id").to_owned();
+    for id in [&locked, &other] {
+        app.wait_for_status(id, &["RUNNING"], 30).await;
+    }
+    let lease = |id: String| {
+        let pool = app.pool.clone();
+        async move {
+            sqlx::query_scalar::<_, DateTime<Utc>>(
+                "SELECT lease_expires_at FROM builds WHERE id = $1",
+            )
+            .bind(id)
+            .fetch_one(&pool)
+            .await
+            .expect("lease")
+        }
+    };
+    let mut tx = app.pool.begin().await.expect("begin");
+    sqlx::query("SELECT 1 FROM builds WHERE id = $1 FOR UPDATE")
+        .bind(&locked)
+        .execute(&mut *tx)
+        .await
+        .expect("lock");
+    let before = lease(other.clone()).await;
+    tokio::time::sleep(Duration::from_millis(2500)).await;
+    let after = lease(other.clone()).await;
+    tx.rollback().await.expect("rollback");
+    assert!(
+        after > before,
+        "the other build's lease was renewed meanwhile: {before} -> {after}"
+    );
+    assert_eq!(app.db_status(&other).await, "RUNNING");
+}
