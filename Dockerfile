@@ -13,7 +13,8 @@ FROM debian:bookworm-slim
 #   daemon answers and podman is absent); skopeo reads back and tags what was pushed; runc runs
 #   each RUN step in its own namespaces (OCI_RUNTIME, default /usr/sbin/runc).
 # - netavark, aardvark-dns and iptables give RUN steps their network (npm install, pip install).
-# - No uidmap or fuse-overlayfs: the service runs buildah as root and with the vfs storage driver.
+# - No fuse-overlayfs (--no-install-recommends): the vfs storage driver is used. uidmap comes
+#   with buildah as a dependency; running as root, the service does not use it.
 # - git fetches GIT_REPO sources; ca-certificates for HTTPS registries and sources.
 RUN apt-get update \
     && apt-get install -y --no-install-recommends \
