@@ -42,7 +42,7 @@ def main():
             if not rows:
                 return
             for row in rows:
-                cur.execute("EXECUTE finish(%s, %s, 'RUNNING', 'SUCCEEDED', %s)",
+                cur.execute("EXECUTE finish(%s, %s, 'RUNNING', 'SUCCEEDED', %s, NULL, NULL, 0)",
                             (row[0], worker_id, PRICE))
                 cur.fetchall()
 

@@ -45,7 +45,7 @@ class Baselines:
             sql.pgbench_sql(self.statements[sql.CLAIM], ["wid", "free", "lease"]),
             "\\aset",
             "\\shell sh -c true",
-            sql.pgbench_sql(self.statements[sql.FINISH],
+            sql.pgbench_sql(sql.no_image(self.statements[sql.FINISH]),
                             ["id", "wid", "from", "to", "price"]) + ";",
             "",
         ])
@@ -95,7 +95,7 @@ class Baselines:
             proc.wait()
             cur.execute("EXECUTE held(%s, 'bench-sigbase')", (build_id,))
             cur.fetchall()
-            cur.execute("EXECUTE fin(%s, 'bench-sigbase', 'ABORTING', 'ABORTED', %s)",
+            cur.execute("EXECUTE fin(%s, 'bench-sigbase', 'ABORTING', 'ABORTED', %s, NULL, NULL, 0)",
                         (build_id, PRICE))
             cur.fetchall()
             trials.append((build_id, t0))

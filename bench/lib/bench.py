@@ -6,7 +6,7 @@ python3 (it needs python3-psycopg2). See bench/README.md for what is measured an
 The parts, by concern: common (sizes, groups, helpers), api (HTTP client), processes (the
 service's processes, CPU and memory), database (queries, seeding, resets), load (wrk, pgbench),
 statements (the service's SQL, read from the binary), baselines, scenarios_api,
-scenarios_workers, report. `Bench` puts them together over one state.
+scenarios_workers, scenarios_images, report. `Bench` puts them together over one state.
 """
 
 import argparse
@@ -31,10 +31,12 @@ from load import Load
 from processes import Processes
 from report import Report
 from scenarios_api import ApiScenarios
+from scenarios_images import ImageScenarios
 from scenarios_workers import WorkerScenarios
 
 
-class Bench(Processes, Database, Load, Baselines, ApiScenarios, WorkerScenarios, Report):
+class Bench(Processes, Database, Load, Baselines, ApiScenarios, WorkerScenarios, ImageScenarios,
+            Report):
     """One run: its settings, its processes and database, and what it found so far."""
 
     def __init__(self, args):
@@ -143,6 +145,7 @@ class Bench(Processes, Database, Load, Baselines, ApiScenarios, WorkerScenarios,
         self.phase_list()
         self.phase_wait()
         self.phase_workers()
+        self.phase_images()
         self.memory_rows()
         return self.report(started, load_before)
 

@@ -17,12 +17,14 @@ FULL = dict(
     list_small=10_000, list_big=1_000_000, list_secs=5, list_offset=5000,
     pickup=200, throughput=1000, sig_trials=200,
     waiters_small=10, waiters_big=1000, wait_settle=11.5, wait_window=15,
+    image_builds=7, image_aborts=10,
 )
 SMOKE = dict(
     abort_builds=2000, http_secs=1, warm_secs=1, conns=8,
     list_small=6000, list_big=30_000, list_secs=1, list_offset=5000,
     pickup=10, throughput=40, sig_trials=5,
     waiters_small=5, waiters_big=50, wait_settle=1, wait_window=1,
+    image_builds=1, image_aborts=1,
 )
 
 # Seeded groups: ids are <prefix> + 16 digits, build numbers <prefix> * 10^7 + n.

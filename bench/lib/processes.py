@@ -20,6 +20,10 @@ class Processes:
         env = {k: os.environ[k] for k in ("PATH", "HOME", "USER", "LANG", "LC_ALL", "TZ")
                if k in os.environ}
         env.update(DATABASE_URL=self.url, WORK_DIR=os.path.join(self.tmp, "work"))
+        # A metrics port of each process's own: the default 127.0.0.1:9464 may be taken (by the
+        # API process of the run, or anything else on the machine), and a `worker` process whose
+        # only listener could not be bound stops with a panic (src/app.rs, `run_until`).
+        env["METRICS_BIND_ADDR"] = f"127.0.0.1:{free_port()}"
         env.update({k: str(v) for k, v in settings.items()})
         return env
 

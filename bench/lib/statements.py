@@ -62,3 +62,10 @@ def pgbench_sql(statement, names):
 def prepare_sql(name, statement):
     """A server-side PREPARE of `statement` (parameter types inferred, as pgbench -M prepared)."""
     return f"PREPARE {name} AS {statement}"
+
+
+def no_image(statement):
+    """FINISH with its image parameters (`$6` name, `$7` digest, `$8` size) as a build that made
+    no image writes them: NULL, NULL, 0."""
+    literals = {"6": "NULL", "7": "NULL", "8": "0"}
+    return re.sub(r"\$([678])(?!\d)", lambda m: literals[m.group(1)], statement)
