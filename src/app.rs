@@ -139,14 +139,23 @@ impl App {
             .flatten()
             .map(|(_, server)| tokio::spawn(server))
             .collect();
-        let (result, ended) = tokio::select! {
-            (ended, index, _) = futures_util::future::select_all(servers.iter_mut()),
-                if !servers.is_empty() =>
-            {
-                let result = ended.unwrap_or_else(|e| Err(std::io::Error::other(e)));
-                (result, Some(index))
+        let (result, ended) = {
+            // A process without listeners (a worker with METRICS_BIND_ADDR=off) runs until
+            // `shutdown`: no server can end first.
+            let first_to_end = async {
+                if servers.is_empty() {
+                    return std::future::pending().await;
+                }
+                let (ended, index, _) = futures_util::future::select_all(servers.iter_mut()).await;
+                (
+                    ended.unwrap_or_else(|e| Err(std::io::Error::other(e))),
+                    Some(index),
+                )
+            };
+            tokio::select! {
+                ended = first_to_end => ended,
+                () = shutdown => (Ok(()), None),
             }
-            () = shutdown => (Ok(()), None),
         };
         for handle in handles {
             handle.stop(true).await;

@@ -45,7 +45,7 @@ pub struct ImageSettings {
     pub oci_runtime: String,
     /// The worker's image stores (`IMAGE_STORE_DIR`): its local images and its layer caches.
     pub store_dir: PathBuf,
-    /// How long pushing a tag may take (`REGISTRY_PUSH_TIMEOUT_SECS`).
+    /// How long pushing a tag may take (`REGISTRY_PUSH_TIMEOUT_SECS`); an abort waits for it.
     pub push_timeout: Duration,
 }
 
@@ -118,7 +118,7 @@ impl ImageSettings {
                 .map(PathBuf::from)
                 .unwrap_or_else(|| work_dir.join(".images")),
             push_timeout: Duration::from_secs_f64(
-                read.parse_secs("REGISTRY_PUSH_TIMEOUT_SECS", 60.0)?,
+                read.parse_secs("REGISTRY_PUSH_TIMEOUT_SECS", 30.0)?,
             ),
         })
     }

@@ -195,3 +195,38 @@ async fn base64_sources_accepted_are_the_ones_written() {
     let body: Value = res.json().await.expect("json");
     assert_eq!(body["error"]["type"], "invalid-input");
 }
+
+/// A process with no listener at all (`actor-builds worker` with `METRICS_BIND_ADDR=off`) runs
+/// until its shutdown future completes, and then stops.
+#[tokio::test]
+async fn a_process_without_listeners_runs_until_shutdown() {
+    let (db, url) = fresh_database().await;
+    let work_dir = std::env::temp_dir().join(format!("actor-builds-app-{}", uuid::Uuid::new_v4()));
+    let vars = [
+        ("DATABASE_URL", url.as_str()),
+        ("WORK_DIR", work_dir.to_str().expect("work dir")),
+        ("WORKER_CONCURRENCY", "1"),
+        ("BUILD_COMMAND", "true"),
+        ("METRICS_BIND_ADDR", "off"),
+        ("SECRETS_KEY", TEST_SECRETS_KEY),
+    ];
+    let settings = Settings::from_lookup(|key| {
+        vars.iter()
+            .find(|(k, _)| *k == key)
+            .map(|(_, v)| v.to_string())
+    })
+    .expect("settings");
+    let app = App::build(Arc::new(settings), None).await.expect("app");
+    let pool = app.pool().clone();
+    let (stop, stopped) = tokio::sync::oneshot::channel::<()>();
+    let running = tokio::spawn(app.run_until(async {
+        let _ = stopped.await;
+    }));
+    tokio::time::sleep(std::time::Duration::from_millis(300)).await;
+    assert!(!running.is_finished(), "it runs until told to stop");
+    stop.send(()).expect("stop");
+    running.await.expect("run task").expect("run_until");
+    pool.close().await;
+    drop_database(&db).await;
+    let _ = std::fs::remove_dir_all(&work_dir);
+}

@@ -129,8 +129,10 @@ impl BuildRun {
     }
 
     /// In one transaction, with the build's row locked while it is RUNNING: the tag pushed,
-    /// then the terminal write that moves `taggedBuilds`. The push must end within a heartbeat
-    /// (the lock also holds back the worker's lease renewals) and `REGISTRY_PUSH_TIMEOUT_SECS`.
+    /// then the terminal write that moves `taggedBuilds`. The push must end within
+    /// `REGISTRY_PUSH_TIMEOUT_SECS`: an abort of the build waits for the lock meanwhile. (The
+    /// heartbeat and the rescuer pass over the locked row; its lease is not renewed, nor can it
+    /// be taken, until the transaction ends.)
     async fn tag_and_finish(&self, plan: &Plan) -> Result<Tagged, sqlx::Error> {
         let (pool, id, worker_id) = (&self.worker.pool, &self.build.id, &self.worker.worker_id);
         let mut tx = pool.begin().await?;
@@ -138,8 +140,9 @@ impl BuildRun {
             return Ok(Tagged::NotHeld);
         }
         let settings = &self.worker.settings;
-        let limit = settings.image.push_timeout.min(settings.heartbeat);
-        let step = self.run_step(plan.clone(), limit).await;
+        let step = self
+            .run_step(plan.clone(), settings.image.push_timeout)
+            .await;
         if step.result.is_err() {
             tx.rollback().await?;
             return Ok(Tagged::Failed(step));
