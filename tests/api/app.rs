@@ -8,6 +8,24 @@ use std::sync::Arc;
 
 use crate::helpers::{data, drop_database, fresh_database, spawn_app_with, TEST_SECRETS_KEY};
 
+/// Settings of a whole service on `url` with one build slot and no metrics listener, and `extra`.
+fn settings_of(url: &str, work_dir: &std::path::Path, extra: &[(&str, &str)]) -> Settings {
+    let mut vars = vec![
+        ("DATABASE_URL", url),
+        ("WORK_DIR", work_dir.to_str().expect("work dir")),
+        ("WORKER_CONCURRENCY", "1"),
+        ("METRICS_BIND_ADDR", "off"),
+        ("SECRETS_KEY", TEST_SECRETS_KEY),
+    ];
+    vars.extend_from_slice(extra);
+    Settings::from_lookup(|key| {
+        vars.iter()
+            .find(|(k, _)| *k == key)
+            .map(|(_, v)| v.to_string())
+    })
+    .expect("settings")
+}
+
 /// `run_until_idle` returns once every build that was READY has ended: no polling, no sleep.
 #[tokio::test]
 async fn slots_run_the_queue_until_idle() {
@@ -51,23 +69,16 @@ async fn slots_run_the_queue_until_idle() {
 async fn run_until_stops_the_whole_service() {
     let (db, url) = fresh_database().await;
     let work_dir = std::env::temp_dir().join(format!("actor-builds-app-{}", uuid::Uuid::new_v4()));
-    let vars = [
-        ("DATABASE_URL", url.as_str()),
-        ("WORK_DIR", work_dir.to_str().expect("work dir")),
-        ("WORKER_CONCURRENCY", "1"),
-        ("SHUTDOWN_GRACE_SECS", "0.2"),
-        ("ABORT_GRACE_SECS", "1"),
-        ("BUILD_COMMAND", "echo started; sleep 300"),
-        ("METRICS_BIND_ADDR", "off"),
-        ("SOURCE_ALLOW_PRIVATE_TARGETS", "true"),
-        ("SECRETS_KEY", TEST_SECRETS_KEY),
-    ];
-    let settings = Settings::from_lookup(|key| {
-        vars.iter()
-            .find(|(k, _)| *k == key)
-            .map(|(_, v)| v.to_string())
-    })
-    .expect("settings");
+    let settings = settings_of(
+        &url,
+        &work_dir,
+        &[
+            ("SHUTDOWN_GRACE_SECS", "0.2"),
+            ("ABORT_GRACE_SECS", "1"),
+            ("BUILD_COMMAND", "echo started; sleep 300"),
+            ("SOURCE_ALLOW_PRIVATE_TARGETS", "true"),
+        ],
+    );
     let listener = std::net::TcpListener::bind("127.0.0.1:0").expect("bind");
     let app = App::build(Arc::new(settings), Some(listener))
         .await
@@ -202,20 +213,7 @@ async fn base64_sources_accepted_are_the_ones_written() {
 async fn a_process_without_listeners_runs_until_shutdown() {
     let (db, url) = fresh_database().await;
     let work_dir = std::env::temp_dir().join(format!("actor-builds-app-{}", uuid::Uuid::new_v4()));
-    let vars = [
-        ("DATABASE_URL", url.as_str()),
-        ("WORK_DIR", work_dir.to_str().expect("work dir")),
-        ("WORKER_CONCURRENCY", "1"),
-        ("BUILD_COMMAND", "true"),
-        ("METRICS_BIND_ADDR", "off"),
-        ("SECRETS_KEY", TEST_SECRETS_KEY),
-    ];
-    let settings = Settings::from_lookup(|key| {
-        vars.iter()
-            .find(|(k, _)| *k == key)
-            .map(|(_, v)| v.to_string())
-    })
-    .expect("settings");
+    let settings = settings_of(&url, &work_dir, &[("BUILD_COMMAND", "true")]);
     let app = App::build(Arc::new(settings), None).await.expect("app");
     let pool = app.pool().clone();
     let (stop, stopped) = tokio::sync::oneshot::channel::<()>();
