@@ -63,6 +63,7 @@ pub fn configure(cfg: &mut web::ServiceConfig) {
         .service(resource("/ready").get(service::ready))
         .service(resource("/openapi.json").get(service_openapi::get))
         .service(resource("/v2/users/me").get(users::me))
+        .service(resource("/v2/users/{userId}").get(users::get))
         .service(web::scope("/v2/actors").configure(actor_routes))
         .service(web::scope("/v2/acts").configure(actor_routes))
         .service(resource("/v2/actor-builds").get(builds::list_for_user))

@@ -24,6 +24,26 @@ pub struct UserInfo {
     pub created_at: String,
 }
 
+/// What anyone may read of a user (`GET /v2/users/{userId}`): the username and a profile,
+/// which this service keeps empty.
+#[derive(Serialize, ToSchema)]
+#[serde(rename_all = "camelCase")]
+pub struct UserPublicInfo {
+    pub username: String,
+    /// Apify's `bio`, `name`, `pictureUrl`, ...: none are kept here.
+    #[schema(value_type = Object)]
+    pub profile: serde_json::Map<String, Value>,
+}
+
+impl From<&User> for UserPublicInfo {
+    fn from(user: &User) -> Self {
+        UserPublicInfo {
+            username: user.username.clone(),
+            profile: serde_json::Map::new(),
+        }
+    }
+}
+
 impl From<&User> for UserInfo {
     fn from(user: &User) -> Self {
         UserInfo {
@@ -233,6 +253,8 @@ pub struct VersionList {
 pub struct ActorStats {
     pub total_builds: i64,
     pub total_runs: i64,
+    /// Absent: this service runs no Actors (Apify's document types it as a string, never null).
+    #[serde(skip_serializing_if = "Option::is_none")]
     #[schema(format = DateTime)]
     pub last_run_started_at: Option<String>,
 }
@@ -290,6 +312,8 @@ pub struct ActorShort {
     pub modified_at: String,
     pub name: String,
     pub username: String,
+    /// Absent when the Actor has none (a string in Apify's document, never null).
+    #[serde(skip_serializing_if = "Option::is_none")]
     pub title: Option<String>,
     pub stats: ActorStats,
 }

@@ -60,7 +60,7 @@ impl Modify for BearerToken {
 #[openapi(
     info(title = "actor-builds", description = "Apify API v2 for Actors, versions, builds, logs and key-value stores"),
     paths(
-        users::me,
+        users::me, users::get,
         actors::list, actors::create, actors::get, actors::update, actors::delete,
         versions::list, versions::create, versions::get, versions::update, versions::delete,
         builds::create, builds::list_for_actor, builds::get_default, builds::get_of_actor, builds::abort_of_actor,

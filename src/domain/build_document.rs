@@ -16,9 +16,12 @@ pub const DEFAULT_MEMORY_MBYTES: u64 = 4096;
 #[derive(Debug, Clone, Default, PartialEq, Serialize, Deserialize, ToSchema)]
 #[serde(rename_all = "camelCase", default)]
 pub struct BuildMeta {
+    /// Absent when unknown (Apify's document types these as strings, never null).
+    #[serde(skip_serializing_if = "Option::is_none")]
     pub client_ip: Option<String>,
     /// `API`, `WEB`, `CLI`, ...
     pub origin: String,
+    #[serde(skip_serializing_if = "Option::is_none")]
     pub user_agent: Option<String>,
 }
 

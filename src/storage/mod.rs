@@ -150,6 +150,7 @@ pub fn all_statements() -> Vec<(&'static str, String)> {
         queue::DEPTH,
         users::CREATE_USER,
         users::FIND_BY_USERNAME,
+        users::FIND_BY_ID_OR_USERNAME,
         users::CREATE_TOKEN,
         users::USER_BY_TOKEN,
         users::REVOKE_BY_HASH,

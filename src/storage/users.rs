@@ -39,6 +39,21 @@ pub async fn create_user(pool: &PgPool, username: &str) -> Result<User, sqlx::Er
         .await
 }
 
+pub(super) const FIND_BY_ID_OR_USERNAME: &str =
+    "SELECT id, username, created_at FROM users WHERE id = $1 OR username = $1
+     ORDER BY id = $1 DESC LIMIT 1";
+
+/// The user whose id, or else whose username, is `id_or_username`.
+pub async fn find_by_id_or_username(
+    pool: &PgPool,
+    id_or_username: &str,
+) -> Result<Option<User>, sqlx::Error> {
+    sqlx::query_as(FIND_BY_ID_OR_USERNAME)
+        .bind(id_or_username)
+        .fetch_optional(pool)
+        .await
+}
+
 pub(super) const FIND_BY_USERNAME: &str =
     "SELECT id, username, created_at FROM users WHERE username = $1";
 

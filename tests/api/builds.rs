@@ -349,3 +349,22 @@ async fn delete_build_only_when_finished_and_untagged() {
     let res = delete(id.into()).await.expect("delete");
     assert_eq!(res.status(), 404);
 }
+
+/// Without a User-Agent `meta.userAgent` is absent, never null: Apify's document types it as a
+/// string.
+#[tokio::test]
+async fn a_build_without_a_user_agent_has_none_in_its_meta() {
+    let app = spawn_app().await;
+    let actor = app.create_actor("plain").await;
+    let build = app.create_build(str_at(&actor, "/id")).await;
+    assert!(build["meta"].get("userAgent").is_none(), "{build}");
+    assert_eq!(build["meta"]["origin"], "API");
+    let got = data(
+        app.get(&format!("/v2/actor-builds/{}", str_at(&build, "/id")))
+            .send()
+            .await
+            .expect("get"),
+    )
+    .await;
+    assert!(got["meta"].get("userAgent").is_none(), "{got}");
+}

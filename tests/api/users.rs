@@ -66,3 +66,31 @@ async fn tokens_are_stored_only_as_hashes() {
         .windows(8)
         .any(|w| app.token.as_bytes().windows(8).any(|t| t == w)));
 }
+
+/// `GET /v2/users/{userId}`: anyone may read a user's public information (what `apify actors
+/// info` asks for), by id or by username; an unknown one is 404.
+#[tokio::test]
+async fn public_user_info_by_id_or_username() {
+    let app = spawn_app().await;
+    for key in [app.user_id.as_str(), "jane"] {
+        let res = app
+            .client
+            .get(app.url(&format!("/v2/users/{key}")))
+            .send()
+            .await
+            .expect("user");
+        assert_eq!(res.status(), 200, "{key}");
+        let user = data(res).await;
+        assert_eq!(
+            user,
+            serde_json::json!({"username": "jane", "profile": {}}),
+            "{key}"
+        );
+    }
+    let res = app.get("/v2/users/nobody-here").send().await.expect("user");
+    assert_eq!(res.status(), 404);
+    assert_eq!(error_type(res).await, "record-not-found");
+    // `me` is still the token's owner, not a user named "me".
+    let me = data(app.get("/v2/users/me").send().await.expect("me")).await;
+    assert_eq!(me["id"], app.user_id.as_str());
+}
