@@ -8,7 +8,7 @@ use std::time::{Duration, Instant};
 use serde_json::{json, Value};
 
 use crate::helpers::{spawn_app_with, str_at, TestApp};
-use crate::registry::{Registry, BUSYBOX_BASE};
+use crate::registry::{buildah, run, Registry, BUSYBOX_BASE};
 
 mod inputs;
 mod results;
@@ -131,19 +131,7 @@ impl ImageApp {
             if !store.join("root").exists() {
                 continue;
             }
-            let out = std::process::Command::new("buildah")
-                .arg("--root")
-                .arg(store.join("root"))
-                .arg("--runroot")
-                .arg(store.join("run"))
-                .args(["--storage-driver", "vfs", "containers", "--quiet"])
-                .output()
-                .expect("buildah containers");
-            assert!(
-                out.status.success(),
-                "{}",
-                String::from_utf8_lossy(&out.stderr)
-            );
+            let out = run(buildah(&store).args(["containers", "--quiet"]), "buildah");
             all.extend(
                 String::from_utf8_lossy(&out.stdout)
                     .lines()

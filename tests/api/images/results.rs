@@ -177,21 +177,11 @@ async fn without_a_repository_the_image_stays_in_the_local_store() {
         "{lines:?}"
     );
     let local = app.work_dir.join(".images/local");
-    let out = std::process::Command::new("buildah")
-        .arg("--root")
-        .arg(local.join("root"))
-        .arg("--runroot")
-        .arg(local.join("run"))
-        .args([
-            "--storage-driver",
-            "vfs",
-            "images",
-            "--digests",
-            "--format",
-            "{{.Name}}:{{.Tag}} {{.Digest}}",
-        ])
-        .output()
-        .expect("buildah images");
+    let format = "{{.Name}}:{{.Tag}} {{.Digest}}";
+    let out = run(
+        buildah(&local).args(["images", "--digests", "--format", format]),
+        "buildah",
+    );
     let images: Vec<Vec<String>> = String::from_utf8_lossy(&out.stdout)
         .lines()
         .map(|l| l.split_whitespace().map(str::to_owned).collect())

@@ -99,19 +99,7 @@ async fn a_cached_build_first_clears_what_a_dead_worker_left_in_its_cache() {
     let t = image_app(&[("WORKER_CONCURRENCY", "1")]).await;
     // A working container, as a build of a worker killed mid-build leaves it.
     let cache = t.app.work_dir.join(".images/cache-0");
-    let out = std::process::Command::new("buildah")
-        .arg("--root")
-        .arg(cache.join("root"))
-        .arg("--runroot")
-        .arg(cache.join("run"))
-        .args(["--storage-driver", "vfs", "from", "scratch"])
-        .output()
-        .expect("buildah from");
-    assert!(
-        out.status.success(),
-        "{}",
-        String::from_utf8_lossy(&out.stderr)
-    );
+    run(buildah(&cache).args(["from", "scratch"]), "buildah");
     assert_eq!(t.cached_containers().len(), 1);
     let dockerfile = "FROM apify/actor-node:24\nCOPY . /app\n";
     let actor = t
