@@ -114,6 +114,9 @@ pub async fn run(cli: Cli, settings: Settings) -> anyhow::Result<()> {
 }
 
 async fn serve(settings: Arc<Settings>, with_api: bool) -> anyhow::Result<()> {
+    // The handlers are installed before any build can be claimed: a SIGTERM that comes while the
+    // first build runs must end it as SYSTEM, not kill the process.
+    let signals = ShutdownSignals::install()?;
     let listener = if with_api {
         Some(std::net::TcpListener::bind(settings.bind_addr)?)
     } else {
@@ -130,23 +133,32 @@ async fn serve(settings: Arc<Settings>, with_api: bool) -> anyhow::Result<()> {
         ),
     }
     app.run_until(async {
-        let signal = shutdown_signal().await;
+        let signal = signals.recv().await;
         tracing::info!(signal, "shutting down: no new builds are claimed");
     })
     .await?;
     Ok(())
 }
 
-async fn shutdown_signal() -> &'static str {
-    use tokio::signal::unix::{signal, SignalKind};
-    let (Ok(mut term), Ok(mut int)) = (
-        signal(SignalKind::terminate()),
-        signal(SignalKind::interrupt()),
-    ) else {
-        return std::future::pending().await;
-    };
-    tokio::select! {
-        _ = term.recv() => "SIGTERM",
-        _ = int.recv() => "SIGINT",
+/// SIGTERM and SIGINT, listened to from the moment they are installed.
+struct ShutdownSignals {
+    term: tokio::signal::unix::Signal,
+    int: tokio::signal::unix::Signal,
+}
+
+impl ShutdownSignals {
+    fn install() -> anyhow::Result<Self> {
+        use tokio::signal::unix::{signal, SignalKind};
+        Ok(Self {
+            term: signal(SignalKind::terminate())?,
+            int: signal(SignalKind::interrupt())?,
+        })
+    }
+
+    async fn recv(mut self) -> &'static str {
+        tokio::select! {
+            _ = self.term.recv() => "SIGTERM",
+            _ = self.int.recv() => "SIGINT",
+        }
     }
 }
